@@ -1,0 +1,1 @@
+"""Journey features: the input contract, stages, Ibis feature pipelines and Feast definitions."""

@@ -1,0 +1,176 @@
+"""Typed configuration: each YAML under configs/ loads into a frozen pydantic model, validated once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from features.schema import EVENT_FAMILIES, STAGES
+
+DEFAULT_CONFIG = Path("configs/journey.yaml")
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class StageRules(Frozen):
+    """Thresholds of the journey-stage rules (SPEC section 4), from configs/stages.yaml."""
+
+    churn_definition_days: int = Field(90, gt=0)
+    advocacy_signal_days: int = Field(180, gt=0)
+    advocacy_min_review: float = 4.0
+    advocacy_events: tuple[str, ...] = ("referral",)
+    loyal_purchases: int = Field(5, gt=1)
+    loyal_window_days: int = Field(365, gt=0)
+    consideration_days: int = Field(30, gt=0)
+    consideration_events: tuple[str, ...] = ("product_view", "cart", "checkout")
+
+    @model_validator(mode="after")
+    def _known_events(self) -> StageRules:
+        for name in (*self.advocacy_events, *self.consideration_events, "review"):
+            if name not in EVENT_FAMILIES:
+                raise ValueError(f"unknown event family {name!r}; known: {EVENT_FAMILIES}")
+        return self
+
+
+class Demographic(Frozen):
+    name: str
+    kind: Literal["categorical", "numeric"]
+
+
+class Paths(Frozen):
+    workdir: Path = Path(".journey")
+    data_dir: Path | None = None
+    outputs_dir: Path = Path("outputs")
+
+    @property
+    def data(self) -> Path:
+        return self.data_dir or self.workdir / "data"
+
+    @property
+    def features(self) -> Path:
+        return self.workdir / "features"
+
+    @property
+    def feast_repo(self) -> Path:
+        return self.workdir / "feature_repo"
+
+
+class Snapshots(Frozen):
+    """Monthly snapshot grid; the first snapshot needs this much history before it."""
+
+    min_history_days: int = Field(60, ge=0)
+
+
+class Labels(Frozen):
+    prediction_window_days: int = Field(90, gt=0)
+    stage_horizon_days: int = Field(30, gt=0)
+
+
+class Training(Frozen):
+    test_cutoffs: int = Field(2, ge=1)
+    min_train_cutoffs: int = Field(2, ge=1)
+    seed: int = 7
+    num_boost_round: int = Field(300, gt=0)
+    early_stopping_rounds: int = Field(30, gt=0)
+    lightgbm: dict[str, Any] = Field(default_factory=dict)
+
+
+class Mlflow(Frozen):
+    tracking_uri: str | None = None
+    experiment: str = "journey"
+
+    def uri(self, workdir: Path) -> str:
+        return self.tracking_uri or f"sqlite:///{workdir / 'mlflow.db'}"
+
+
+class Feast(Frozen):
+    project: str = "journey"
+    online_store: Literal["sqlite", "redis"] = "sqlite"
+    redis_connection: str = "127.0.0.1:6379"
+    ttl_days: int = Field(45, gt=0)
+
+
+class RiskTiers(Frozen):
+    high: float = Field(0.5, gt=0, lt=1)
+    medium: float = Field(0.25, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RiskTiers:
+        if self.medium >= self.high:
+            raise ValueError("risk_tiers.medium must be below risk_tiers.high")
+        return self
+
+
+class Action(Frozen):
+    stage: str
+    reason_family: str | None = None
+    action: str
+
+
+class Serving(Frozen):
+    host: str = "127.0.0.1"
+    port: int = 3000
+    max_ids: int = Field(1000, gt=0)
+    reasons: int = Field(3, ge=0)
+    risk_tiers: RiskTiers = RiskTiers()
+
+
+class Settings(Frozen):
+    """Everything one Journey run needs; relative paths are resolved against the project root."""
+
+    paths: Paths = Paths()
+    demographics: tuple[Demographic, ...] = ()
+    snapshots: Snapshots = Snapshots()
+    labels: Labels = Labels()
+    training: Training = Training()
+    mlflow: Mlflow = Mlflow()
+    feast: Feast = Feast()
+    serving: Serving = Serving()
+    stages: StageRules = StageRules()
+    actions: tuple[Action, ...] = ()
+
+    @model_validator(mode="after")
+    def _actions_cover_stages(self) -> Settings:
+        for action in self.actions:
+            if action.stage not in STAGES:
+                raise ValueError(f"actions: unknown stage {action.stage!r}; known: {STAGES}")
+        return self
+
+    def with_paths(self, **paths: Path) -> Settings:
+        """A copy with some paths replaced (tests and the demo run in their own folders)."""
+        return self.model_copy(update={"paths": self.paths.model_copy(update=paths)})
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise FileNotFoundError(f"config file not found: {path}")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def project_root(config_path: Path) -> Path:
+    folder = config_path.resolve().parent
+    return folder.parent if folder.name == "configs" else folder
+
+
+def load_settings(path: Path | str = DEFAULT_CONFIG) -> Settings:
+    """Load configs/journey.yaml plus the stages and actions files it names."""
+    path = Path(path)
+    raw = _read_yaml(path)
+    folder = path.parent
+    raw["stages"] = _read_yaml(folder / raw.pop("stages_file", "stages.yaml"))
+    raw["actions"] = _read_yaml(folder / raw.pop("actions_file", "actions.yaml")).get("actions", [])
+    settings = Settings.model_validate(raw)
+    root = project_root(path)
+    resolved = {
+        key: (value if value is None or value.is_absolute() else root / value)
+        for key, value in settings.paths.model_dump().items()
+    }
+    return settings.with_paths(**resolved)

@@ -1,0 +1,63 @@
+"""The model-input contract shared by training and serving: feature order and category codes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class ModelInputs:
+    """How rows of features become the float matrix a LightGBM booster was trained on.
+
+    Categorical features are coded as the index of their level in `categories`; a level unseen in
+    training becomes NaN (LightGBM's missing value), never a wrong code.
+    """
+
+    feature_service: str
+    features: tuple[str, ...]
+    categories: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    classes: tuple[str, ...] = ()
+
+    @classmethod
+    def fit(cls, frame: pd.DataFrame, feature_service: str, features: Sequence[str],
+            categorical: Sequence[str], classes: Sequence[str] = ()) -> ModelInputs:
+        """Learn category levels from the training frame."""
+        levels = {c: tuple(sorted(frame[c].dropna().astype(str).unique())) for c in categorical}
+        return cls(feature_service, tuple(features), levels, tuple(classes))
+
+    @property
+    def categorical_indices(self) -> list[int]:
+        return [self.features.index(c) for c in self.categories]
+
+    def to_metadata(self) -> dict[str, Any]:
+        return {
+            "feature_service": self.feature_service,
+            "features": list(self.features),
+            "categories": {k: list(v) for k, v in self.categories.items()},
+            "classes": list(self.classes),
+        }
+
+    @classmethod
+    def from_metadata(cls, meta: Mapping[str, Any]) -> ModelInputs:
+        cats = {k: tuple(v) for k, v in meta["categories"].items()}
+        return cls(meta["feature_service"], tuple(meta["features"]), cats, tuple(meta["classes"]))
+
+    def _codes(self, name: str, values: Sequence[Any]) -> np.ndarray:
+        lookup = {level: float(i) for i, level in enumerate(self.categories[name])}
+        return np.array([lookup.get(v, np.nan) if v is not None else np.nan for v in values])
+
+    def matrix(self, columns: Mapping[str, Sequence[Any]]) -> np.ndarray:
+        """A (rows x features) float64 matrix from column-wise values (a dict or a DataFrame)."""
+        out = []
+        for name in self.features:
+            values = columns[name]
+            if name in self.categories:
+                out.append(self._codes(name, list(values)))
+            else:
+                out.append(np.asarray(pd.to_numeric(pd.Series(values), errors="coerce"), dtype=np.float64))
+        return np.column_stack(out) if out else np.empty((0, 0))

@@ -1,0 +1,62 @@
+"""Open the validated contract tables as Ibis tables on an embedded DuckDB connection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import ibis
+import pandas as pd
+from ibis.expr.types import Table
+
+from features.io import table_path
+
+
+@dataclass(frozen=True)
+class SourceTables:
+    """The contract tables of one dataset, plus the time span they cover."""
+
+    customers: Table
+    events: Table
+    transactions: Table
+    start: pd.Timestamp
+    end: pd.Timestamp
+
+    @property
+    def orders(self) -> Table:
+        """Purchases: positive transaction lines grouped per customer and timestamp (one invoice)."""
+        t = self.transactions
+        return (
+            t.filter(t.amount > 0)
+            .group_by(["customer_id", "ts"])
+            .aggregate(amount=t.amount.sum())
+        )
+
+
+def connect() -> ibis.BaseBackend:
+    """A fresh in-process DuckDB connection (the embedded default engine)."""
+    return ibis.duckdb.connect()
+
+
+def open_tables(con: ibis.BaseBackend, data_dir: Path) -> SourceTables:
+    """Read customers, events and transactions Parquet files from a folder of validated tables."""
+    from features.snapshots import data_end
+
+    tables = {
+        name: con.read_parquet(table_path(data_dir, name), table_name=f"src_{name}")
+        for name in ("customers", "events", "transactions")
+    }
+    span = _time_span(tables["events"], tables["transactions"])
+    return SourceTables(**tables, start=span[0], end=data_end(span[1]))
+
+
+def _time_span(events: Table, transactions: Table) -> tuple[pd.Timestamp, pd.Timestamp]:
+    lows = [pd.Timestamp(t.ts.min().execute()) for t in (events, transactions)]
+    highs = [pd.Timestamp(t.ts.max().execute()) for t in (events, transactions)]
+    return min(lows).tz_convert("UTC"), max(highs).tz_convert("UTC")
+
+
+def snapshot_table(dates: list[pd.Timestamp], column: str = "snapshot_ts") -> Table:
+    """An in-memory Ibis table with one timestamp column."""
+    frame = pd.DataFrame({column: pd.DatetimeIndex(dates).as_unit("us")})
+    return ibis.memtable(frame)
