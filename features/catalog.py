@@ -65,12 +65,16 @@ def _label(family: str | None) -> str:
 def behavioural_features() -> list[Feature]:
     """Event counts, recencies, rates, trend and the stage history."""
     out = [
-        Feature(count_name(fam, w), "behavioural", f"{w}d", f"{_label(fam)} events in the last {w} days")
+        Feature(
+            count_name(fam, w), "behavioural", f"{w}d", f"{_label(fam)} events in the last {w} days"
+        )
         for fam, windows in EVENT_COUNTS
         for w in windows
     ]
     out += [
-        Feature(recency_name(fam), "behavioural", "365d", f"days since the last {_label(fam)} event")
+        Feature(
+            recency_name(fam), "behavioural", "365d", f"days since the last {_label(fam)} event"
+        )
         for fam in EVENT_RECENCY
     ]
     b = "behavioural"
@@ -111,7 +115,9 @@ def transactional_features() -> list[Feature]:
         Feature("refunds_365d", t, "365d", "refunds in the last year"),
         Feature("refund_rate_365d", t, "365d", "refunds per purchase in the last year"),
         Feature("discount_share_365d", t, "365d", "share of the list price given as discount"),
-        Feature("categories_365d", t, "365d", "distinct product categories bought in the last year"),
+        Feature(
+            "categories_365d", t, "365d", "distinct product categories bought in the last year"
+        ),
     ]
     return out
 

@@ -24,8 +24,14 @@ class ModelInputs:
     classes: tuple[str, ...] = ()
 
     @classmethod
-    def fit(cls, frame: pd.DataFrame, feature_service: str, features: Sequence[str],
-            categorical: Sequence[str], classes: Sequence[str] = ()) -> ModelInputs:
+    def fit(
+        cls,
+        frame: pd.DataFrame,
+        feature_service: str,
+        features: Sequence[str],
+        categorical: Sequence[str],
+        classes: Sequence[str] = (),
+    ) -> ModelInputs:
         """Learn category levels from the training frame."""
         levels = {c: tuple(sorted(frame[c].dropna().astype(str).unique())) for c in categorical}
         return cls(feature_service, tuple(features), levels, tuple(classes))
@@ -59,5 +65,5 @@ class ModelInputs:
             if name in self.categories:
                 out.append(self._codes(name, list(values)))
             else:
-                out.append(np.asarray(pd.to_numeric(pd.Series(values), errors="coerce"), dtype=np.float64))
+                out.append(np.asarray(values, dtype=np.float64))  # None -> NaN
         return np.column_stack(out) if out else np.empty((0, 0))

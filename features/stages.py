@@ -46,7 +46,9 @@ def _signal_facts(grid: Table, events: Table, rules: StageRules) -> Table:
     )
     is_consideration = j.event_type.isin(list(rules.consideration_events))
     return j.group_by(["customer_id", "as_of"]).aggregate(
-        n_advocacy=j.ts.count(where=is_advocacy & (j.ts >= j.as_of - _days(rules.advocacy_signal_days))),
+        n_advocacy=j.ts.count(
+            where=is_advocacy & (j.ts >= j.as_of - _days(rules.advocacy_signal_days))
+        ),
         n_consideration=j.ts.count(
             where=is_consideration & (j.ts >= j.as_of - _days(rules.consideration_days))
         ),
@@ -63,14 +65,12 @@ def stage_at(grid: Table, orders: Table, events: Table, rules: StageRules) -> Ta
         _signal_facts(grid, events, rules), ["customer_id", "as_of"]
     )
     churned = facts.last_order < facts.as_of - _days(rules.churn_definition_days)
-    stage = (
-        ibis.cases(
-            ((facts.n_orders == 0) & (facts.n_consideration > 0), "consideration"),
-            (facts.n_orders == 0, "awareness"),
-            (churned, "churned"),
-            ((facts.n_advocacy > 0) | (facts.n_loyal >= rules.loyal_purchases), "advocacy"),
-            (facts.n_orders >= 2, "retention"),
-            else_="purchase",
-        )
+    stage = ibis.cases(
+        ((facts.n_orders == 0) & (facts.n_consideration > 0), "consideration"),
+        (facts.n_orders == 0, "awareness"),
+        (churned, "churned"),
+        ((facts.n_advocacy > 0) | (facts.n_loyal >= rules.loyal_purchases), "advocacy"),
+        (facts.n_orders >= 2, "retention"),
+        else_="purchase",
     )
     return facts.select("customer_id", "as_of", stage=stage)

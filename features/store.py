@@ -50,7 +50,10 @@ def feature_views(settings: Settings) -> dict[str, FeatureView]:
             name=family,
             entities=[entity],
             ttl=timedelta(days=settings.feast.ttl_days),
-            schema=[Field(name=f.name, dtype=String if f.kind == "categorical" else Float64) for f in feats],
+            schema=[
+                Field(name=f.name, dtype=String if f.kind == "categorical" else Float64)
+                for f in feats
+            ],
             source=source,
             online=True,
         )
@@ -103,6 +106,9 @@ def materialize_newest(store: FeatureStore, manifest: Manifest) -> pd.Timestamp:
     """Load the newest snapshot into the online store (a one-off backfill of that snapshot)."""
     newest = manifest.snapshots[-1]
     start = newest - pd.Timedelta(seconds=1)
-    store.materialize(start_date=start.to_pydatetime(), end_date=(newest + pd.Timedelta(seconds=1)).to_pydatetime())
+    store.materialize(
+        start_date=start.to_pydatetime(),
+        end_date=(newest + pd.Timedelta(seconds=1)).to_pydatetime(),
+    )
     log.info("materialized snapshot %s into the online store", newest)
     return newest

@@ -27,9 +27,7 @@ class SourceTables:
         """Purchases: positive transaction lines grouped per customer and timestamp (one invoice)."""
         t = self.transactions
         return (
-            t.filter(t.amount > 0)
-            .group_by(["customer_id", "ts"])
-            .aggregate(amount=t.amount.sum())
+            t.filter(t.amount > 0).group_by(["customer_id", "ts"]).aggregate(amount=t.amount.sum())
         )
 
 

@@ -1,0 +1,1 @@
+"""Journey serving: loading champion models, scoring, explanations and the BentoML HTTP service."""

@@ -1,0 +1,192 @@
+"""Scoring: probabilities, tiers, stages, value, reasons and actions from feature columns.
+
+Pure functions of loaded models and feature values, shared by the HTTP service and batch scoring.
+The booster is called on NumPy matrices (no pandas, no scikit-learn wrapper on the hot path), and
+TreeSHAP reasons are computed only for the rows that ask for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.catalog import Feature, by_name
+from features.config import Action, Settings
+from features.schema import STAGES
+from serving.models import LoadedModel
+from serving.schemas import CustomerScore, Reason
+
+Columns = Mapping[str, Sequence[Any]]
+
+
+@dataclass(frozen=True)
+class Predictions:
+    churn: np.ndarray
+    stage: np.ndarray
+    churn_matrix: np.ndarray
+
+
+def risk_tiers(p: np.ndarray, high: float, medium: float) -> np.ndarray:
+    return np.where(p >= high, "high", np.where(p >= medium, "medium", "low"))
+
+
+def pick_action(actions: Sequence[Action], stage: str | None, family: str | None) -> str | None:
+    """The most specific action for (stage, family of the main reason), else the stage's default."""
+    exact = [a for a in actions if a.stage == stage and a.reason_family == family]
+    default = [a for a in actions if a.stage == stage and a.reason_family is None]
+    match = exact or default
+    return match[0].action if match else None
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 10 else f"{value:.2g}"
+    return str(value)
+
+
+def reason_sentence(feature: Feature | None, name: str, value: Any) -> str:
+    meaning = feature.description if feature else name.replace("_", " ")
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return f"{meaning.capitalize()}: none recorded"
+    return f"{meaning.capitalize()}: {_fmt(value)}"
+
+
+class Scorer:
+    """Both champions plus the configuration that turns their outputs into a score."""
+
+    def __init__(self, churn: LoadedModel, stage: LoadedModel, settings: Settings) -> None:
+        self.churn = churn
+        self.stage = stage
+        self.settings = settings
+        self.catalog = by_name(settings.demographics)
+        self.value_scale = settings.labels.prediction_window_days / 365.0
+
+    @property
+    def versions(self) -> dict[str, str]:
+        return {self.churn.name: self.churn.version, self.stage.name: self.stage.version}
+
+    @property
+    def features(self) -> list[str]:
+        """Every feature either model needs, in a stable order."""
+        return list(dict.fromkeys([*self.churn.inputs.features, *self.stage.inputs.features]))
+
+    def predict(self, columns: Columns) -> Predictions:
+        x = self.churn.inputs.matrix(columns)
+        churn = np.asarray(
+            self.churn.booster.predict(x, num_iteration=self.churn.booster.best_iteration)
+        )
+        xs = self.stage.inputs.matrix(columns)
+        stage = np.asarray(
+            self.stage.booster.predict(xs, num_iteration=self.stage.booster.best_iteration)
+        )
+        return Predictions(churn=churn, stage=stage.reshape(len(churn), -1), churn_matrix=x)
+
+    def customer_value(self, columns: Columns) -> np.ndarray:
+        """Spend expected over the prediction window at the customer's trailing-year run rate."""
+        spend = np.asarray(columns["spend_365d"], dtype=np.float64)
+        return np.nan_to_num(spend, nan=0.0).clip(min=0.0) * self.value_scale
+
+    def reasons(
+        self, matrix: np.ndarray, columns: Columns, rows: Sequence[int], k: int
+    ) -> list[list[Reason]]:
+        """The k features pushing churn risk up the most, for the given rows only."""
+        if k == 0 or len(rows) == 0:
+            return [[] for _ in rows]
+        booster = self.churn.booster
+        contrib = np.asarray(
+            booster.predict(
+                matrix[list(rows)], pred_contrib=True, num_iteration=booster.best_iteration
+            )
+        )
+        names = self.churn.inputs.features
+        out = []
+        for contrib_row, row in zip(contrib[:, :-1], rows, strict=True):
+            top = np.argsort(-contrib_row)[:k]
+            out.append(
+                [self._reason(names[i], columns[names[i]][row], float(contrib_row[i])) for i in top]
+            )
+        return out
+
+    def _reason(self, name: str, value: Any, contribution: float) -> Reason:
+        if isinstance(value, (np.floating, float)):
+            value = None if np.isnan(value) else float(value)
+        sentence = reason_sentence(self.catalog.get(name), name, value)
+        return Reason(
+            feature=name, value=value, contribution=round(contribution, 4), sentence=sentence
+        )
+
+    def scores(
+        self,
+        ids: Sequence[str],
+        columns: Columns,
+        known: np.ndarray,
+        as_of: Sequence[Any],
+        explain: int,
+    ) -> list[CustomerScore]:
+        """Full SPEC section 6 records; unknown customers get status "unknown" and nothing made up."""
+        rows = [i for i in range(len(ids)) if known[i]]
+        sub = {name: [columns[name][i] for i in rows] for name in self.features}
+        out: dict[int, CustomerScore] = {}
+        if rows:
+            pred = self.predict(sub)
+            reasons = self.reasons(pred.churn_matrix, sub, range(len(rows)), explain)
+            value = self.customer_value(sub)
+            for j, i in enumerate(rows):
+                out[i] = self._record(ids[i], as_of[i], pred, j, sub, value[j], reasons[j])
+        return [
+            out.get(i) or CustomerScore(customer_id=ids[i], status="unknown")
+            for i in range(len(ids))
+        ]
+
+    def _record(
+        self,
+        cid: str,
+        as_of: Any,
+        pred: Predictions,
+        j: int,
+        sub: Columns,
+        value: float,
+        reasons: list[Reason],
+    ) -> CustomerScore:
+        tiers = self.settings.serving.risk_tiers
+        p = float(pred.churn[j])
+        stage_p = {s: round(float(v), 4) for s, v in zip(STAGES, pred.stage[j], strict=True)}
+        current = sub["current_stage"][j]
+        family = (
+            self.catalog[reasons[0].feature].family
+            if reasons and reasons[0].feature in self.catalog
+            else None
+        )
+        return CustomerScore(
+            customer_id=cid,
+            status="ok",
+            as_of=as_of,
+            churn_probability=round(p, 4),
+            risk_tier=str(risk_tiers(np.array([p]), tiers.high, tiers.medium)[0]),  # type: ignore[arg-type]
+            current_stage=current,
+            next_stage=max(stage_p, key=stage_p.__getitem__),
+            next_stage_probabilities=stage_p,
+            customer_value=round(value, 2),
+            expected_value_at_risk=round(p * value, 2),
+            top_reasons=reasons,
+            recommended_action=pick_action(self.settings.actions, current, family),
+            models=self.versions,
+        )
+
+    def score_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Vectorised batch scores (no reasons) for a frame of feature rows."""
+        pred = self.predict(frame)
+        tiers = self.settings.serving.risk_tiers
+        value = self.customer_value(frame)
+        out = pd.DataFrame({"customer_id": frame["customer_id"].to_numpy()})
+        out["churn_probability"] = pred.churn
+        out["risk_tier"] = risk_tiers(pred.churn, tiers.high, tiers.medium)
+        out["current_stage"] = frame["current_stage"].to_numpy()
+        out["next_stage"] = np.asarray(STAGES)[pred.stage.argmax(axis=1)]
+        out["customer_value"] = value
+        out["expected_value_at_risk"] = pred.churn * value
+        return out

@@ -1,0 +1,1 @@
+"""Journey training: labels, training sets from Feast, LightGBM models, metrics, MLflow registry."""

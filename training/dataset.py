@@ -1,0 +1,63 @@
+"""Training sets: labelled (customer_id, cutoff) rows joined point-in-time to features by Feast."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+from feast import FeatureStore
+
+from features.build import TIMESTAMP, read_manifest, stages_path
+from features.config import Settings
+from features.tables import connect, open_tables
+from training.labels import churn_labels, stage_labels
+from training.split import CutoffSplit, split_cutoffs
+
+log = logging.getLogger(__name__)
+Task = Literal["churn", "stage"]
+LABEL = {"churn": "churn", "stage": "next_stage"}
+SERVICE = {"churn": "churn_v1", "stage": "stage_v1"}
+
+
+def task_split(settings: Settings, task: Task) -> CutoffSplit:
+    """The out-of-time cutoff split for a task, from the snapshot grid of the last feature build."""
+    manifest = read_manifest(settings.paths.features)
+    window = (
+        settings.labels.prediction_window_days
+        if task == "churn"
+        else settings.labels.stage_horizon_days
+    )
+    t = settings.training
+    return split_cutoffs(
+        manifest.snapshots, manifest.end, window, t.test_cutoffs, t.min_train_cutoffs
+    )
+
+
+def label_frame(
+    clean_dir: Path, settings: Settings, task: Task, split: CutoffSplit
+) -> pd.DataFrame:
+    """customer_id, event_timestamp (= cutoff), the label and the split of every labelled row."""
+    con = connect()
+    src = open_tables(con, clean_dir)
+    cutoffs = [*split.train, *split.valid, *split.test]
+    if task == "churn":
+        stages = con.read_parquet(stages_path(settings.paths.features))
+        expr = churn_labels(stages, src, cutoffs, settings.labels.prediction_window_days)
+    else:
+        expr = stage_labels(src, cutoffs, settings)
+    frame = expr.rename({TIMESTAMP: "as_of"}).execute()
+    frame[TIMESTAMP] = pd.to_datetime(frame[TIMESTAMP], utc=True).astype("datetime64[us, UTC]")
+    part = {t: name for name, ts in vars(split).items() for t in ts}
+    frame["split"] = frame[TIMESTAMP].map(part)
+    return frame.sort_values([TIMESTAMP, "customer_id"], ignore_index=True)
+
+
+def training_set(store: FeatureStore, labels: pd.DataFrame, task: Task) -> pd.DataFrame:
+    """Point-in-time join of the labelled rows with the task's FeatureService through Feast."""
+    service = store.get_feature_service(SERVICE[task])
+    log.info("retrieving %d rows from feature service %s", len(labels), service.name)
+    job = store.get_historical_features(entity_df=labels, features=service)
+    frame = job.to_df()
+    return frame.sort_values([TIMESTAMP, "customer_id"], ignore_index=True)
