@@ -60,9 +60,7 @@ def manifest_path(features_dir: Path) -> Path:
 def read_manifest(features_dir: Path) -> Manifest:
     path = manifest_path(features_dir)
     if not path.is_file():
-        raise FileNotFoundError(
-            f"no feature build found in {features_dir}: run `journey features build`"
-        )
+        raise FileNotFoundError(f"no feature build found in {features_dir}: run `journey features build`")
     return Manifest.from_json(path.read_text())
 
 
@@ -72,9 +70,7 @@ def _write(con: ibis.BaseBackend, expr: Table, target: Path) -> None:
     tmp.replace(target)
 
 
-def _family_exprs(
-    src: SourceTables, grid: Table, stages: Table, settings: Settings
-) -> dict[Family, Table]:
+def _family_exprs(src: SourceTables, grid: Table, stages: Table, settings: Settings) -> dict[Family, Table]:
     return {
         "behavioural": behavioural_features(grid, src.events, stages),
         "transactional": transactional_features(grid, src.orders, src.transactions),

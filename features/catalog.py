@@ -65,19 +65,15 @@ def _label(family: str | None) -> str:
 def behavioural_features() -> list[Feature]:
     """Event counts, recencies, rates, trend and the stage history."""
     out = [
-        Feature(
-            count_name(fam, w), "behavioural", f"{w}d", f"{_label(fam)} events in the last {w} days"
-        )
+        Feature(count_name(fam, w), "behavioural", f"{w}d", f"{_label(fam)} events in the last {w} days")
         for fam, windows in EVENT_COUNTS
         for w in windows
     ]
     out += [
-        Feature(
-            recency_name(fam), "behavioural", "365d", f"days since the last {_label(fam)} event"
-        )
+        Feature(recency_name(fam), "behavioural", "365d", f"days since the last {_label(fam)} event")
         for fam in EVENT_RECENCY
     ]
-    b = "behavioural"
+    b: Family = "behavioural"
     out += [
         Feature("active_days_30d", b, "30d", "days with any activity in the last 30 days"),
         Feature("active_days_90d", b, "90d", "days with any activity in the last 90 days"),
@@ -95,10 +91,9 @@ def behavioural_features() -> list[Feature]:
 
 def transactional_features() -> list[Feature]:
     """Recency, frequency, monetary value, purchase rhythm, refunds and discounts."""
-    t = "transactional"
+    t: Family = "transactional"
     out = [
-        Feature(f"purchases_{w}d", t, f"{w}d", f"purchases in the last {w} days")
-        for w in PURCHASE_WINDOWS
+        Feature(f"purchases_{w}d", t, f"{w}d", f"purchases in the last {w} days") for w in PURCHASE_WINDOWS
     ]
     out += [
         Feature("purchases_total", t, "all", "purchases so far"),
@@ -115,19 +110,14 @@ def transactional_features() -> list[Feature]:
         Feature("refunds_365d", t, "365d", "refunds in the last year"),
         Feature("refund_rate_365d", t, "365d", "refunds per purchase in the last year"),
         Feature("discount_share_365d", t, "365d", "share of the list price given as discount"),
-        Feature(
-            "categories_365d", t, "365d", "distinct product categories bought in the last year"
-        ),
+        Feature("categories_365d", t, "365d", "distinct product categories bought in the last year"),
     ]
     return out
 
 
 def demographic_features(demographics: Sequence[Demographic]) -> list[Feature]:
     """Declared attributes plus tenure since first contact."""
-    out = [
-        Feature(d.name, "demographic", "static", d.name.replace("_", " "), d.kind)
-        for d in demographics
-    ]
+    out = [Feature(d.name, "demographic", "static", d.name.replace("_", " "), d.kind) for d in demographics]
     out.append(Feature("tenure_days", "demographic", "all", "days since first contact"))
     return out
 

@@ -13,7 +13,5 @@ from features.config import Demographic
 def demographic_features(grid: Table, customers: Table, declared: Sequence[Demographic]) -> Table:
     """Declared attributes (numeric as float, categorical as string) and days since first contact."""
     j = grid.join(customers, "customer_id")
-    attrs = {
-        d.name: j[d.name].cast("float64" if d.kind == "numeric" else "string") for d in declared
-    }
+    attrs = {d.name: j[d.name].cast("float64" if d.kind == "numeric" else "string") for d in declared}
     return j.select(*KEYS, **attrs, tenure_days=age_days(j.created_at, j.as_of))

@@ -57,7 +57,7 @@ class ModelInputs:
         lookup = {level: float(i) for i, level in enumerate(self.categories[name])}
         return np.array([lookup.get(v, np.nan) if v is not None else np.nan for v in values])
 
-    def matrix(self, columns: Mapping[str, Sequence[Any]]) -> np.ndarray:
+    def matrix(self, columns: Mapping[str, Sequence[Any]] | pd.DataFrame) -> np.ndarray:
         """A (rows x features) float64 matrix from column-wise values (a dict or a DataFrame)."""
         out = []
         for name in self.features:

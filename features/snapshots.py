@@ -10,9 +10,7 @@ def data_end(max_ts: pd.Timestamp) -> pd.Timestamp:
     return (pd.Timestamp(max_ts).tz_convert("UTC").floor("D") + pd.Timedelta(days=1)).as_unit("us")
 
 
-def snapshot_dates(
-    start: pd.Timestamp, end: pd.Timestamp, min_history_days: int
-) -> list[pd.Timestamp]:
+def snapshot_dates(start: pd.Timestamp, end: pd.Timestamp, min_history_days: int) -> list[pd.Timestamp]:
     """Month starts with at least min_history_days of data before them, up to and including end.
 
     The newest snapshot is `end` itself even when it is not a month start, so that the online

@@ -18,9 +18,7 @@ def _days(delta_days: int) -> ibis.expr.types.IntervalScalar:
 
 
 def _purchase_facts(grid: Table, orders: Table, rules: StageRules) -> Table:
-    j = grid.join(
-        orders, [grid.customer_id == orders.customer_id, orders.ts < grid.as_of], how="left"
-    )
+    j = grid.join(orders, [grid.customer_id == orders.customer_id, orders.ts < grid.as_of], how="left")
     loyal = j.ts >= j.as_of - _days(rules.loyal_window_days)
     return j.group_by(["customer_id", "as_of"]).aggregate(
         n_orders=j.ts.count(),
@@ -46,9 +44,7 @@ def _signal_facts(grid: Table, events: Table, rules: StageRules) -> Table:
     )
     is_consideration = j.event_type.isin(list(rules.consideration_events))
     return j.group_by(["customer_id", "as_of"]).aggregate(
-        n_advocacy=j.ts.count(
-            where=is_advocacy & (j.ts >= j.as_of - _days(rules.advocacy_signal_days))
-        ),
+        n_advocacy=j.ts.count(where=is_advocacy & (j.ts >= j.as_of - _days(rules.advocacy_signal_days))),
         n_consideration=j.ts.count(
             where=is_consideration & (j.ts >= j.as_of - _days(rules.consideration_days))
         ),

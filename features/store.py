@@ -39,7 +39,7 @@ def customer_entity() -> Entity:
 def feature_views(settings: Settings) -> dict[str, FeatureView]:
     """One FeatureView per family over its Parquet table, with the schema from the catalog."""
     entity = customer_entity()
-    views = {}
+    views: dict[str, FeatureView] = {}
     for family, feats in catalog(settings.demographics).items():
         source = FileSource(
             name=f"{family}_source",
@@ -50,10 +50,7 @@ def feature_views(settings: Settings) -> dict[str, FeatureView]:
             name=family,
             entities=[entity],
             ttl=timedelta(days=settings.feast.ttl_days),
-            schema=[
-                Field(name=f.name, dtype=String if f.kind == "categorical" else Float64)
-                for f in feats
-            ],
+            schema=[Field(name=f.name, dtype=String if f.kind == "categorical" else Float64) for f in feats],
             source=source,
             online=True,
         )

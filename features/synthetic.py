@@ -60,13 +60,14 @@ def generate_tables(
     """Generate customers, events, transactions, campaigns and the latent truth over [start, end).
 
     The same arguments always give identical frames: all randomness comes from one
-    np.random.default_rng(seed). Times are UTC, rows sorted by (customer_id, ts).
+    np.random.default_rng(seed). Times are UTC, rows sorted by (customer_id, ts). Raises
+    ValueError for fewer than one customer, a non-integer seed or an end not after start.
     """
-    start_us, span = _check_args(n_customers, start, end)
+    start_us, span = _check_args(n_customers, seed, start, end)
     rng = np.random.default_rng(seed)
     pop, demo = _draw_population(n_customers, span, rng)
     sim = simulate(pop, span, rng)
-    ids = make_ids("C", n_customers, 7)
+    ids = _make_ids("C", n_customers, 7)
     return {
         "customers": _customers_frame(ids, pop, demo, start_us),
         "events": _events_frame(sim, pop, ids, start_us, span, rng),
@@ -76,10 +77,11 @@ def generate_tables(
     }
 
 
-def _check_args(n_customers: int, start: str, end: str) -> tuple[int, int]:
+def _check_args(n_customers: int, seed: int, start: str, end: str) -> tuple[int, int]:
     """Validate the arguments; return the start in epoch microseconds and the span in seconds."""
-    if isinstance(n_customers, bool) or not isinstance(n_customers, int | np.integer):
-        raise ValueError(f"n_customers must be an integer, got {n_customers!r}")
+    for name, number in (("n_customers", n_customers), ("seed", seed)):
+        if isinstance(number, bool) or not isinstance(number, int | np.integer):
+            raise ValueError(f"{name} must be an integer, got {number!r}")
     if not 1 <= n_customers <= MAX_CUSTOMERS:
         raise ValueError(f"n_customers must be between 1 and {MAX_CUSTOMERS}, got {n_customers}")
     t0, t1 = _utc(start, "start"), _utc(end, "end")
@@ -101,7 +103,7 @@ def _utc(text: str, name: str) -> pd.Timestamp:
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
-def make_ids(prefix: str, n: int, width: int) -> Array:
+def _make_ids(prefix: str, n: int, width: int) -> Array:
     """Ids prefix + zero-padded 1..n (object array of str), built without a Python loop."""
     digits = np.strings.zfill(np.arange(1, n + 1).astype(str), width)
     return np.strings.add(prefix, digits).astype(object)
@@ -115,13 +117,11 @@ def _created_times(n: int, span: int, rng: np.random.Generator) -> Array:
     return (np.where(early, early_end, late_end) * rng.random(n)).astype(np.int64)
 
 
-def _draw_population(
-    n: int, span: int, rng: np.random.Generator
-) -> tuple[Population, dict[str, Array]]:
+def _draw_population(n: int, span: int, rng: np.random.Generator) -> tuple[Population, dict[str, Array]]:
     """Demographics and the static latents that drive the dynamics."""
     created = _created_times(n, span, rng)
     age = np.round(np.clip(rng.normal(41.0, 13.0, n), 18.0, 80.0))
-    demo = {
+    demo: dict[str, Array] = {
         "age": age,
         "gender": rng.choice(3, n, p=[0.49, 0.48, 0.03]),
         "region": rng.choice(5, n, p=[0.22, 0.2, 0.2, 0.18, 0.2]),
@@ -168,9 +168,7 @@ def _pick(labels: tuple[str, ...], codes: Array) -> Array:
     return np.array(labels, dtype=object)[codes]
 
 
-def _customers_frame(
-    ids: Array, pop: Population, demo: dict[str, Array], start_us: int
-) -> pd.DataFrame:
+def _customers_frame(ids: Array, pop: Population, demo: dict[str, Array], start_us: int) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "customer_id": ids,
@@ -180,7 +178,8 @@ def _customers_frame(
             "region": _pick(REGIONS, demo["region"]),
             "acquisition_channel": _pick(CHANNELS, demo["acquisition_channel"]),
             "plan": _pick(PLANS, demo["plan"]),
-        }
+        },
+        copy=False,
     )
 
 
@@ -188,7 +187,7 @@ def _events_frame(
     sim: SimResult, pop: Population, ids: Array, start_us: int, span: int, rng: np.random.Generator
 ) -> pd.DataFrame:
     order = _sort_order(sim.ev_cust, sim.ev_ts, span)
-    cust, kind = sim.ev_cust[order], sim.ev_type[order]
+    cust, kind, rating = sim.ev_cust[order], sim.ev_type[order], sim.ev_rating[order]
     channel = _FAMILY_CHANNEL[kind]
     on_app = (channel == 0) & (rng.random(order.size) < pop.app_share[cust])
     return pd.DataFrame(
@@ -197,13 +196,14 @@ def _events_frame(
             "ts": _to_utc(start_us, sim.ev_ts[order]),
             "event_type": _pick(SIM_EVENTS, kind),
             "channel": _pick(EVENT_CHANNELS, np.where(on_app, 1, channel)),
-            "value": sim.ev_value[order],
-        }
+            "value": np.where(rating > 0, rating, np.nan),
+        },
+        copy=False,
     )
 
 
 def _order_lines(cust: Array, log_value: Array, rng: np.random.Generator) -> dict[str, Array]:
-    """Amount (paid, after discount), quantity, category and discount of each order."""
+    """Amount paid (after the discount), quantity and discount (money off) of each order."""
     n = cust.size
     value = np.exp(log_value[cust])
     gross = np.maximum(32.0 * value * rng.lognormal(-0.18, 0.6, n), 2.0)
@@ -265,7 +265,7 @@ def _transactions_frame(
     refunds = _refunds(orders, span, rng)
     rows = {key: np.concatenate([orders[key], refunds[key]]) for key in orders}
     order = _sort_order(rows["cust"], rows["ts"], span)
-    order_ids = make_ids("O", orders["ts"].size, 9)
+    order_ids = _make_ids("O", orders["ts"].size, 9)
     return pd.DataFrame(
         {
             "customer_id": ids[rows["cust"][order]],
@@ -275,7 +275,8 @@ def _transactions_frame(
             "quantity": rows["quantity"][order],
             "category": _pick(CATEGORIES, rows["category"][order]),
             "discount": rows["discount"][order],
-        }
+        },
+        copy=False,
     )
 
 
@@ -295,13 +296,12 @@ def _campaigns_frame(
             "campaign_id": dates[np.searchsorted(weeks, week)],
             "treated": treated.astype(bool),
             "cost": cost,
-        }
+        },
+        copy=False,
     )
 
 
-def _truth_frame(
-    ids: Array, pop: Population, segment: Array, sim: SimResult, start_us: int
-) -> pd.DataFrame:
+def _truth_frame(ids: Array, pop: Population, segment: Array, sim: SimResult, start_us: int) -> pd.DataFrame:
     """Latents and latent event times; converted_at is the first order, NaT for never-buyers."""
     never = np.iinfo(np.int64).max
     first = np.full(pop.size, never, dtype=np.int64)
@@ -315,5 +315,6 @@ def _truth_frame(
             "converted_at": _to_utc(start_us, np.where(first == never, -1, first)),
             "churned_at": _to_utc(start_us, sim.churned_at),
             "true_uplift": pop.uplift.astype(np.float64),
-        }
+        },
+        copy=False,
     )

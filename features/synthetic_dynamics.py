@@ -44,9 +44,12 @@ _BASE_RATES = np.array(
 _EXP_LEVELS = np.array([-0.7, 0.5, 1.0, 1.5])
 _EXP_INDEX = np.array([2, 2, 2, 2, 1, 2, 0, 0, 1, 3, 2])
 
-ORDER_RATE = 0.22  # weekly orders of a buyer at engagement 1 and value 1
-DRIFT, WALK_SD, COMPLAINT_HIT = -0.006, 0.09, 0.15  # log-engagement random walk
-CHURN_A, CHURN_B, CHURN_C, CHURN_D = -5.3, 1.3, 0.8, 0.8  # hazard logit coefficients
+ORDER_RATE = 0.23  # weekly orders of a buyer at engagement 1 and value 1
+DRIFT, WALK_SD, COMPLAINT_HIT = -0.01, 0.12, 0.15  # log-engagement random walk
+# Hazard logit: a - b log(engagement) + e (drop below the customer's habit) + c complaints
+# - d log(value); the habit is a slow moving average of log engagement.
+CHURN_A, CHURN_B, CHURN_C, CHURN_D, CHURN_E = -6.4, 1.2, 0.8, 0.8, 3.5
+HABIT_RATE = 0.08
 CONV_A, CONV_B, CONV_C = -3.0, 1.0, 0.8  # weekly conversion logit coefficients
 CAMPAIGN_EVERY, CAMPAIGN_SHARE, CAMPAIGN_WEEKS = 13, 0.30, 8
 
@@ -74,6 +77,7 @@ class SimState:
     """Mutable per-customer state carried from one week to the next."""
 
     log_eng: Array
+    habit: Array
     converted: Array
     churned_at: Array
     complaints: Array
@@ -86,6 +90,7 @@ class SimState:
         n = pop.size
         return cls(
             log_eng=pop.log_eng0.copy(),
+            habit=pop.log_eng0.copy(),
             converted=np.zeros(n, dtype=bool),
             churned_at=np.full(n, -1, dtype=np.int64),
             complaints=np.zeros(n),
@@ -105,12 +110,12 @@ class Buffers:
 
 @dataclass(frozen=True)
 class SimResult:
-    """Concatenated raw output: customer indices, times in seconds since the span start, codes."""
+    """Raw output: customer indices, seconds since the span start, codes, 1-5 ratings (0 = none)."""
 
     ev_cust: Array
     ev_ts: Array
     ev_type: Array
-    ev_value: Array
+    ev_rating: Array
     ord_cust: Array
     ord_ts: Array
     camp_cust: Array
@@ -158,9 +163,7 @@ def _open_week(pop: Population, number: int, span: int) -> Week:
     return Week(number, idx, lo, np.full(idx.size, hi_w, dtype=np.int64), hi_w)
 
 
-def _simulate_week(
-    pop: Population, st: SimState, buf: Buffers, wk: Week, rng: np.random.Generator
-) -> None:
+def _simulate_week(pop: Population, st: SimState, buf: Buffers, wk: Week, rng: np.random.Generator) -> None:
     idx = wk.idx
     buyer = st.converted[idx] & (st.churned_at[idx] < 0)
     churn_from = wk.lo.copy()
@@ -216,6 +219,7 @@ def _draw_churn(
     logit = (
         CHURN_A
         - CHURN_B * st.log_eng[j]
+        + CHURN_E * np.maximum(st.habit[j] - st.log_eng[j], 0.0)
         + CHURN_C * st.complaints[j]
         - CHURN_D * pop.log_value[j]
     )
@@ -265,22 +269,19 @@ def _emit_events(
     local = np.repeat(np.repeat(np.arange(wk.idx.size), n_fam), counts.ravel())
     kind = np.repeat(np.tile(np.arange(n_fam, dtype=np.int8), wk.idx.size), counts.ravel())
     ts = uniform_times(wk.lo[local], hi[local], rng)
-    value = np.full(local.size, np.nan)
+    rating = np.zeros(local.size, dtype=np.int8)
     is_review = kind == _REVIEW
-    value[is_review] = _review_ratings(pop, st, wk.idx[local[is_review]], rng)
-    buf.events.append((wk.idx[local], ts, kind, value))
+    rating[is_review] = _review_ratings(pop, st, wk.idx[local[is_review]], rng)
+    buf.events.append((wk.idx[local].astype(np.int32), ts, kind, rating))
     return counts
 
 
 def _review_ratings(pop: Population, st: SimState, cust: Array, rng: np.random.Generator) -> Array:
     """1-5 stars from current satisfaction: engaged buyers rate 4-5, complainers 1-2."""
     mood = (
-        st.log_eng[cust]
-        - 1.2 * pop.prone[cust]
-        - 0.5 * st.complaints[cust]
-        + rng.normal(0.0, 0.6, cust.size)
+        st.log_eng[cust] - 1.2 * pop.prone[cust] - 0.5 * st.complaints[cust] + rng.normal(0.0, 0.6, cust.size)
     )
-    return 1.0 + np.digitize(mood, [-1.0, -0.5, -0.1, 0.3]).astype(np.float64)
+    return (1 + np.digitize(mood, [-1.0, -0.5, -0.1, 0.3])).astype(np.int8)
 
 
 def _emit_orders(
@@ -296,14 +297,14 @@ def _emit_orders(
     """Orders ~ Poisson(value x engagement); a new buyer orders at least once; one checkout each."""
     idx = wk.idx
     rate = ORDER_RATE * np.exp(pop.log_value[idx] + st.log_eng[idx]) * (hi - wk.lo) / WEEK
-    counts = np.where(buying, rng.poisson(rate * buying), 0)
+    counts = rng.poisson(rate * buying)
     counts[new] = np.maximum(counts[new], 1)
     local = np.repeat(np.arange(idx.size), counts)
     ts = uniform_times(wk.lo[local], hi[local], rng)
     buf.orders.append((idx[local], ts))
     checkout = np.maximum(ts - rng.integers(30, 600, ts.size), wk.lo[local])
     kind = np.full(ts.size, _CHECKOUT, dtype=np.int8)
-    buf.events.append((idx[local], checkout, kind, np.full(ts.size, np.nan)))
+    buf.events.append((idx[local].astype(np.int32), checkout, kind, np.zeros(ts.size, np.int8)))
 
 
 def _update_state(st: SimState, wk: Week, counts: Array, rng: np.random.Generator) -> None:
@@ -313,22 +314,23 @@ def _update_state(st: SimState, wk: Week, counts: Array, rng: np.random.Generato
     complaints = counts[:, _COMPLAINT]
     step = DRIFT + WALK_SD * rng.standard_normal(idx.size) - COMPLAINT_HIT * complaints
     st.log_eng[idx] = np.where(live, np.clip(st.log_eng[idx] + step, -3.0, 2.0), st.log_eng[idx])
+    st.habit[idx] += HABIT_RATE * (st.log_eng[idx] - st.habit[idx])
     st.complaints[idx] = 0.75 * st.complaints[idx] + complaints
     st.carts[idx] = 0.5 * st.carts[idx] + counts[:, _CART] + counts[:, _CHECKOUT]
 
 
 def _cat(chunks: list[Any], i: int, dtype: Any) -> Array:
     parts = [c[i] for c in chunks]
-    return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype=dtype)
+    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype=dtype)
 
 
 def _collect(buf: Buffers, st: SimState) -> SimResult:
     ev, od, cp = buf.events, buf.orders, buf.campaigns
     return SimResult(
-        ev_cust=_cat(ev, 0, np.int64),
+        ev_cust=_cat(ev, 0, np.int32),
         ev_ts=_cat(ev, 1, np.int64),
         ev_type=_cat(ev, 2, np.int8),
-        ev_value=_cat(ev, 3, np.float64),
+        ev_rating=_cat(ev, 3, np.int8),
         ord_cust=_cat(od, 0, np.int64),
         ord_ts=_cat(od, 1, np.int64),
         camp_cust=_cat(cp, 0, np.int64),

@@ -26,9 +26,7 @@ class SourceTables:
     def orders(self) -> Table:
         """Purchases: positive transaction lines grouped per customer and timestamp (one invoice)."""
         t = self.transactions
-        return (
-            t.filter(t.amount > 0).group_by(["customer_id", "ts"]).aggregate(amount=t.amount.sum())
-        )
+        return t.filter(t.amount > 0).group_by(["customer_id", "ts"]).aggregate(amount=t.amount.sum())
 
 
 def connect() -> ibis.BaseBackend:
@@ -40,6 +38,11 @@ def open_tables(con: ibis.BaseBackend, data_dir: Path) -> SourceTables:
     """Read customers, events and transactions Parquet files from a folder of validated tables."""
     from features.snapshots import data_end
 
+    missing = [n for n in ("customers", "events", "transactions") if not table_path(data_dir, n).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"validated tables {missing} not found in {data_dir}: run `journey validate` first"
+        )
     tables = {
         name: con.read_parquet(table_path(data_dir, name), table_name=f"src_{name}")
         for name in ("customers", "events", "transactions")

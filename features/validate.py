@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from pandas.tseries.api import guess_datetime_format
 
 from features.config import Demographic
 from features.schema import EVENT_FAMILIES, OTHER_EVENT, STAGES, TABLES, ColumnKind, TableSpec
@@ -21,10 +25,8 @@ CUSTOMER_TABLES = ("transactions", "events", "campaigns", "stage_history")
 # Spellings that mean "no value", typically left behind by astype(str) upstream.
 _BLANK_TEXT = frozenset({"", "nan", "<na>", "nat"})
 _BLANK_IDS = _BLANK_TEXT | {"none", "null"}
-_BOOL_WORDS = {
-    **dict.fromkeys(("true", "yes", "1", "1.0"), True),
-    **dict.fromkeys(("false", "no", "0", "0.0"), False),
-}
+_TRUE_WORDS = frozenset({"true", "yes", "1", "1.0"})
+_BOOL_WORDS = _TRUE_WORDS | {"false", "no", "0", "0.0"}
 _FLOAT_LIKE_ID = r"^(-?\d+)\.0*$"
 # Vocabulary columns compared case-insensitively against STAGES / EVENT_FAMILIES.
 _LOWERED = frozenset({"stage", "event_type"})
@@ -115,17 +117,13 @@ def validate_tables(
     cleaned = _drop_future_activity(cleaned, cutoff, report)
     positions = _customer_positions(cleaned)
     cleaned["customers"] = _backdate_created_at(cleaned, positions, report)
-    cleaned["customers"], positions = _drop_future_customers(
-        cleaned["customers"], positions, cutoff, report
-    )
+    cleaned["customers"], positions = _drop_future_customers(cleaned["customers"], positions, cutoff, report)
     cleaned, positions = _drop_unknown_customers(cleaned, positions, report)
     if "events" in cleaned:
         cleaned["events"] = _map_event_types(cleaned["events"], report)
     cleaned = _sort_all(cleaned, positions)
     report.rows_out = {name: len(frame) for name, frame in cleaned.items()}
-    report.warnings += [
-        f"table {n!r} has no rows left" for n, r in report.rows_out.items() if not r
-    ]
+    report.warnings += [f"table {n!r} has no rows left" for n, r in report.rows_out.items() if not r]
     return cleaned, report
 
 
@@ -153,6 +151,8 @@ def _present_tables(
         if frame is None:
             if spec.must_exist:
                 problems.append(f"required {label} is missing; tables given: {sorted(tables)}")
+        elif not isinstance(frame, pd.DataFrame):
+            problems.append(f"{label} is a {type(frame).__name__}, not a pandas DataFrame")
         elif len(frame) == 0 and spec.must_exist:
             problems.append(f"{label} is empty")
         elif len(frame) == 0:
@@ -200,12 +200,9 @@ def _column_kinds(
     columns = list(frame.columns)
     present = f"columns present: {[str(c) for c in columns]}"
     problems = [
-        f"column {str(c)!r} appears more than once"
-        for c in frame.columns[frame.columns.duplicated()]
+        f"column {str(c)!r} appears more than once" for c in frame.columns[frame.columns.duplicated()]
     ]
-    problems += [
-        f"missing required column {c!r}; {present}" for c in spec.required if c not in columns
-    ]
+    problems += [f"missing required column {c!r}; {present}" for c in spec.required if c not in columns]
     problems += [
         f"declared demographic {d.name!r} ({d.kind}) is not a column; {present}"
         for d in demographics
@@ -239,8 +236,9 @@ def _convert(values: pd.Series, kind: ColumnKind, *, required: bool, lower: bool
     if kind == "str":
         return _as_text(values, blank=_BLANK_TEXT, lower=lower)
     if kind == "timestamp":
-        # a bare number has no unit (seconds? milliseconds?): refuse rather than guess
-        _raise_if(_is_number(values) & values.notna(), values, "are numbers, not timestamps")
+        if _is_number(values):
+            # a bare number has no unit (seconds? milliseconds?): refuse rather than guess
+            _raise_if(values.notna(), values, "are numbers, not timestamps")
         parsed, bad = _as_timestamps(values)
         _raise_if(bad, values, "are not timestamps (expected e.g. '2024-05-31 14:00:00')")
         return parsed
@@ -258,14 +256,12 @@ def _convert(values: pd.Series, kind: ColumnKind, *, required: bool, lower: bool
 def _raise_if(bad: pd.Series, values: pd.Series, problem: str) -> None:
     count = int(bad.sum())
     if count:
-        raise DataContractError(
-            f"{count:,} rows {problem}; examples: {', '.join(_examples(values[bad]))}"
-        )
+        raise DataContractError(f"{count:,} rows {problem}; examples: {', '.join(_examples(values[bad]))}")
 
 
-def _examples(values: pd.Series) -> tuple[str, ...]:
+def _examples(values: pd.Series, *, quote: bool = True) -> tuple[str, ...]:
     """Up to MAX_EXAMPLES distinct values as a user would recognise them in the file."""
-    shown = values.head(10_000).map(_show)
+    shown = values.head(10_000).astype(object).map(_show if quote else str)
     return tuple(shown.drop_duplicates().head(MAX_EXAMPLES))
 
 
@@ -278,30 +274,70 @@ def _show(value: object) -> str:
 
 
 # --- converters ---------------------------------------------------------------------------------
+# Text columns stay Categorical while rows are checked, dropped and sorted (integer codes are
+# cheap to compare and move); _plain() turns them into Python str at the end.
 
 
 def _as_text(
     values: pd.Series, *, blank: frozenset[str], ids: bool = False, lower: bool = False
 ) -> pd.Series:
-    """Python str per row (None when missing), converting each distinct value only once."""
-    codes, uniques = pd.factorize(values)
-    distinct = pd.Series(uniques)
+    """Text per row (missing for blanks), cleaning each distinct value once."""
+    codes, uniques = _factorize(values)
+    exact = pd.api.types.infer_dtype(uniques, skipna=False) == "string"
+    text = uniques.to_numpy(dtype=object) if exact else _unique_text(uniques)
+    labels = _clean_text(text, blank=blank, ids=ids, lower=lower)
+    if exact and np.array_equal(labels, text):
+        # nothing needed cleaning, so the labels are as distinct as the values were
+        return _coded(codes, labels, values.index)
+    return _categorical(codes, labels, values.index)
+
+
+def _unique_text(distinct: pd.Series) -> np.ndarray:
+    """Distinct raw values as str; integral floats (integers read as float) lose their '.0'."""
     if pd.api.types.is_float_dtype(distinct.dtype):
-        # 17850.0 is an integer id read as float (NaN in the column): show it as 17850
         whole = np.isfinite(distinct) & (distinct % 1 == 0) & (distinct.abs() < 2**53)
         text = distinct.astype(str)
         text[whole] = distinct[whole].astype("int64").astype(str)
-    else:
-        text = distinct.astype(str)
-    text = text.str.strip()
+        return text.to_numpy(dtype=object)
+    return distinct.astype(str).to_numpy(dtype=object)
+
+
+def _clean_text(text: np.ndarray, *, blank: frozenset[str], ids: bool, lower: bool) -> np.ndarray:
+    """Trimmed (and for ids '17850.0' -> '17850') strings; blank spellings become None."""
+    cleaned = pc.utf8_trim_whitespace(pa.array(text, type=pa.string()))
     if ids:
-        text = text.str.replace(_FLOAT_LIKE_ID, r"\1", regex=True)
+        cleaned = pc.replace_substring_regex(cleaned, pattern=_FLOAT_LIKE_ID, replacement=r"\1")
     if lower:
-        text = text.str.lower()
-    text = text.where(~text.str.lower().isin(blank), None)
-    # code -1 (missing) indexes the trailing None
-    lookup = np.concatenate([text.to_numpy(dtype=object), np.array([None], dtype=object)])
-    return pd.Series(lookup[codes], index=values.index, dtype=object)
+        cleaned = pc.utf8_lower(cleaned)
+    is_blank = pc.is_in(pc.utf8_lower(cleaned), value_set=pa.array(sorted(blank)))
+    cleaned = pc.if_else(is_blank, pa.scalar(None, pa.string()), cleaned)
+    return np.asarray(cleaned.to_numpy(zero_copy_only=False), dtype=object)
+
+
+def _categorical(
+    codes: np.ndarray, labels: np.ndarray, index: pd.Index, missing: str | None = None
+) -> pd.Series:
+    """Rows coded into labels (code -1: `missing`) as a Categorical of the distinct labels."""
+    labels = np.concatenate([labels, np.array([missing], dtype=object)])
+    label_codes, categories = pd.factorize(labels)
+    return _coded(label_codes[codes], categories, index)
+
+
+def _coded(codes: np.ndarray, categories: np.ndarray, index: pd.Index) -> pd.Series:
+    """A Categorical Series from codes (-1: missing) into distinct, non-null categories."""
+    labels = pd.Index(categories, dtype=object)
+    small = pd.Categorical.from_codes([], labels).codes.dtype  # the code type pandas would pick
+    categorical = pd.Categorical.from_codes(codes.astype(small), labels, validate=False)
+    return pd.Series(categorical, index=index)
+
+
+def _plain(column: pd.Series) -> pd.Series:
+    """A Categorical text column as Python str (None when missing), the contract's form."""
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        return column
+    labels = column.cat.categories.to_numpy(dtype=object)
+    lookup = np.concatenate([labels, np.array([None], dtype=object)])
+    return pd.Series(lookup[column.cat.codes.to_numpy()], index=column.index, dtype=object)
 
 
 def _as_timestamps(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -311,15 +347,27 @@ def _as_timestamps(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     elif pd.api.types.is_datetime64_dtype(values.dtype):
         parsed = values.dt.tz_localize("UTC")
     else:
-        parsed = pd.to_datetime(values, utc=True, errors="coerce")
+        parsed = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
         retry = parsed.isna() & values.notna()
         if retry.any():
-            # the format is inferred from the first value; other ISO 8601 shapes get a second pass
-            parsed[retry] = pd.to_datetime(
-                values[retry], utc=True, errors="coerce", format="ISO8601"
-            )
+            parsed[retry] = _parse_guessed(values[retry])
     parsed = parsed.astype(TS_DTYPE)
     return parsed, _failed(values, parsed.isna())
+
+
+def _parse_guessed(values: pd.Series) -> pd.Series:
+    """Non-ISO timestamps in the one format guessed from the first of them.
+
+    Never dateutil's value-by-value guessing: it fills partial dates ('Jan 5') from today's date.
+    """
+    text = values.astype(str).str.strip()
+    text = text[~text.str.lower().isin(_BLANK_IDS)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # dayfirst hints; bad values are reported by the caller
+        form = guess_datetime_format(text.iloc[0]) if len(text) else None
+    if form is None:
+        return pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
+    return pd.to_datetime(values, utc=True, errors="coerce", format=form)
 
 
 def _as_floats(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -335,14 +383,28 @@ def _as_bools(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """bool values and a mask of values that are not a recognised true/false spelling."""
     if pd.api.types.is_bool_dtype(values.dtype) and not values.hasnans:
         return values.astype(bool), pd.Series(False, index=values.index)
-    codes, uniques = pd.factorize(values)
-    mapped = pd.Series(uniques).astype(str).str.strip().str.lower().map(_BOOL_WORDS)
-    lookup = np.append(mapped.fillna(False).to_numpy(dtype=bool), False)
-    unknown = np.append(mapped.isna().to_numpy(), True)  # code -1: missing is not a flag either
+    codes, uniques = _factorize(values)
+    words = uniques.astype(str).str.strip().str.lower()
+    flags = np.append(words.isin(_TRUE_WORDS).to_numpy(), False)
+    unknown = np.append(~words.isin(_BOOL_WORDS).to_numpy(), True)  # code -1: missing is no flag
     return (
-        pd.Series(lookup[codes], index=values.index, dtype=bool),
+        pd.Series(flags[codes], index=values.index, dtype=bool),
         pd.Series(unknown[codes], index=values.index),
     )
+
+
+def _factorize(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """Row codes (-1: missing) and distinct values; lists or dicts in cells are a contract error."""
+    try:
+        codes, uniques = pd.factorize(values)
+    except TypeError:
+        _raise_if(values.map(_unhashable), values, "are lists or mappings, not single values")
+        raise
+    return codes, pd.Series(uniques)
+
+
+def _unhashable(value: object) -> bool:
+    return isinstance(value, list | dict | set | np.ndarray)
 
 
 def _is_number(values: pd.Series) -> bool:
@@ -351,9 +413,9 @@ def _is_number(values: pd.Series) -> bool:
 
 def _failed(values: pd.Series, unparsed: pd.Series) -> pd.Series:
     """Rows that had a value but did not parse; blanks and 'nan'-like spellings are missing."""
+    if not unparsed.any():
+        return unparsed
     candidates = unparsed & values.notna()
-    if not candidates.any():
-        return candidates
     blank = values[candidates].astype(str).str.strip().str.lower().isin(_BLANK_IDS)
     return candidates & ~blank.reindex(values.index, fill_value=False)
 
@@ -362,24 +424,29 @@ def _failed(values: pd.Series, unparsed: pd.Series) -> pd.Series:
 
 
 def _record(
-    report: ValidationReport, table: str, reason: str, mask: pd.Series, shown: pd.Series
+    report: ValidationReport, table: str, reason: str, dropped: pd.Series, *, quote: bool = True
 ) -> None:
-    rows = int(mask.sum())
-    if rows:
-        report.drops.append(Drop(table, reason, rows, _examples(shown[mask])))
+    """Count a drop; `dropped` holds, per dropped row, the value that identifies it."""
+    if len(dropped):
+        report.drops.append(Drop(table, reason, len(dropped), _examples(dropped, quote=quote)))
 
 
-def _drop_missing_keys(
-    frame: pd.DataFrame, spec: TableSpec, report: ValidationReport
-) -> pd.DataFrame:
-    """Rows without a required id or timestamp cannot be placed in any journey: drop and count."""
-    rows = pd.Series((frame.index + 1).astype(str), index=frame.index).radd("row ")
+def _drop_missing_keys(frame: pd.DataFrame, spec: TableSpec, report: ValidationReport) -> pd.DataFrame:
+    """Rows without a required id or timestamp cannot be placed in any journey: drop and count.
+
+    Examples are the row's customer, or its 1-based row number when the id itself is missing.
+    """
     for column, kind in spec.required.items():
-        if kind in ("id", "timestamp"):
-            missing = frame[column].isna()
-            _record(report, spec.name, f"missing {column}", missing, rows)
-            if missing.any():
-                frame, rows = frame[~missing], rows[~missing]
+        if kind not in ("id", "timestamp"):
+            continue
+        missing = frame[column].isna()
+        if missing.any():
+            if kind == "id":
+                rows = pd.Series(frame.index[missing.to_numpy()] + 1).astype(str)
+                _record(report, spec.name, f"missing {column}", "row " + rows, quote=False)
+            else:
+                _record(report, spec.name, f"missing {column}", frame["customer_id"][missing])
+            frame = frame[~missing]
     return frame
 
 
@@ -409,7 +476,7 @@ def _future(
     """Rows dated after as_of, recorded as a drop: nothing after as_of may reach the features."""
     future = frame[column] > cutoff
     reason = f"{column} after as_of {cutoff.isoformat()} (timestamp in the future)"
-    _record(report, name, reason, future, frame[column].astype(str))
+    _record(report, name, reason, frame[column][future], quote=False)
     return future
 
 
@@ -421,7 +488,8 @@ def _drop_future_activity(
     out = dict(cleaned)
     for name in CUSTOMER_TABLES:
         if name in out:
-            out[name] = out[name][~_future(out[name], name, "ts", cutoff, report)]
+            future = _future(out[name], name, "ts", cutoff, report)
+            out[name] = out[name][~future] if future.any() else out[name]
     return out
 
 
@@ -439,19 +507,20 @@ def _drop_future_customers(
 
 
 def _customer_positions(cleaned: Mapping[str, pd.DataFrame]) -> dict[str, np.ndarray]:
-    """Row position in customers of each activity row's customer (-1: unknown), hashed once."""
-    known = pd.Index(cleaned["customers"]["customer_id"])
-    return {
-        name: known.get_indexer(cleaned[name]["customer_id"])
-        for name in CUSTOMER_TABLES
-        if name in cleaned
-    }
+    """Row position in customers of each activity row's customer (-1: unknown)."""
+    known = pd.Index(_plain(cleaned["customers"]["customer_id"]))
+    positions = {}
+    for name in CUSTOMER_TABLES:
+        if name in cleaned:
+            ids = cleaned[name]["customer_id"].cat
+            lookup = np.append(known.get_indexer(ids.categories), -1)
+            positions[name] = lookup[ids.codes.to_numpy()]
+    return positions
 
 
 def _remap(positions: Mapping[str, np.ndarray], kept: np.ndarray) -> dict[str, np.ndarray]:
     """Positions after dropping customers: dropped ones become -1 (unknown)."""
-    new = np.where(kept, np.cumsum(kept) - 1, -1)
-    new = np.append(new, -1)  # position -1 stays -1
+    new = np.append(np.where(kept, np.cumsum(kept) - 1, -1), -1)  # position -1 stays -1
     return {name: new[pos] for name, pos in positions.items()}
 
 
@@ -487,12 +556,12 @@ def _drop_unknown_customers(
     """Rows whose customer is not (or no longer) in customers cannot be joined: count them."""
     tables, kept_positions = dict(cleaned), dict(positions)
     for name, pos in positions.items():
-        unknown = pos < 0
-        if unknown.any():
+        known = pos >= 0
+        if not known.all():
             frame = cleaned[name]
-            mask = pd.Series(unknown, index=frame.index)
-            _record(report, name, "customer_id not in customers", mask, frame["customer_id"])
-            tables[name], kept_positions[name] = frame[~mask], pos[~unknown]
+            reason = "customer_id not in customers"
+            _record(report, name, reason, frame["customer_id"][~known])
+            tables[name], kept_positions[name] = frame[known], pos[known]
     return tables, kept_positions
 
 
@@ -500,31 +569,59 @@ def _map_event_types(events: pd.DataFrame, report: ValidationReport) -> pd.DataF
     """Event types to canonical families; unknown ones become OTHER_EVENT and are counted."""
     types = events["event_type"]
     unknown = ~types.isin(EVENT_FAMILIES)
-    if unknown.any():
-        counts = types[unknown].fillna(MISSING).value_counts()
-        report.other_event_types = {str(k): int(v) for k, v in counts.items()}
-        report.warnings.append(
-            f"{int(unknown.sum()):,} events with {len(counts)} unknown event type(s) counted as "
-            f"{OTHER_EVENT!r}: {', '.join(repr(k) for k in list(counts.index)[:MAX_EXAMPLES])}"
-        )
-        types = types.where(~unknown, OTHER_EVENT)
-    return events.assign(event_type=types)
+    if not unknown.any():
+        return events
+    counts = types[unknown].value_counts(dropna=False)
+    counts = counts[counts > 0]
+    report.other_event_types = {_key(key): int(rows) for key, rows in counts.items()}
+    shown = ", ".join(repr(key) for key in list(report.other_event_types)[:MAX_EXAMPLES])
+    report.warnings.append(
+        f"{int(unknown.sum()):,} events with {len(counts)} unknown event type(s) counted as "
+        f"{OTHER_EVENT!r}: {shown}"
+    )
+    categories = types.cat.categories.to_numpy(dtype=object)
+    labels = np.where(np.isin(categories, EVENT_FAMILIES), categories, OTHER_EVENT)
+    mapped = _categorical(types.cat.codes.to_numpy(), labels, events.index, missing=OTHER_EVENT)
+    return events.assign(event_type=mapped)
 
 
 def _sort_all(
     cleaned: Mapping[str, pd.DataFrame], positions: Mapping[str, np.ndarray]
 ) -> dict[str, pd.DataFrame]:
-    """Customers by id, activity by (customer_id, ts); sorting integer ranks, not strings."""
+    """Customers by id, activity by (customer_id, ts), text as Python str, index 0..n-1."""
     customers = cleaned["customers"]
-    order = np.argsort(customers["customer_id"].to_numpy(), kind="stable")
+    ids = pa.array(_plain(customers["customer_id"]).to_numpy(), type=pa.string())
+    order = pc.sort_indices(ids).to_numpy()
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
-    out = {"customers": customers.take(order).reset_index(drop=True)}
+    out = {"customers": _finish(customers, order)}
     for name, pos in positions.items():
-        frame = cleaned[name]
-        rows = np.lexsort((_ts_int(frame["ts"]), rank[pos]))
-        out[name] = frame.take(rows).reset_index(drop=True)
+        out[name] = _finish(cleaned[name], _order(rank[pos], _ts_int(cleaned[name]["ts"])))
     return out
+
+
+def _order(major: np.ndarray, minor: np.ndarray) -> np.ndarray:
+    """Stable order by (major, minor); one packed int64 key when both fit, else lexsort."""
+    if not len(major):
+        return np.arange(0)
+    minor = minor - minor.min()
+    for unit in (1_000_000, 1_000):  # whole seconds or milliseconds need fewer bits
+        if not (minor % unit).any():
+            minor = minor // unit
+            break
+    shift = int(minor.max()).bit_length()
+    if int(major.max()).bit_length() + shift <= 62:
+        return np.argsort((major << shift) | minor, kind="stable")
+    return np.lexsort((minor, major))
+
+
+def _finish(frame: pd.DataFrame, order: np.ndarray) -> pd.DataFrame:
+    """Rows in order with a fresh index; Categorical text columns back to Python str."""
+    taken = frame.take(order).reset_index(drop=True)
+    for column in taken.columns:
+        if isinstance(taken[column].dtype, pd.CategoricalDtype):
+            taken[column] = _plain(taken[column])
+    return taken
 
 
 def _ts_int(values: pd.Series) -> np.ndarray:
@@ -537,3 +634,7 @@ def _as_utc(moment: pd.Timestamp | None) -> pd.Timestamp | None:
         return None
     moment = pd.Timestamp(moment)
     return moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
+
+
+def _key(value: object) -> str:
+    return MISSING if _show(value) == MISSING else str(value)

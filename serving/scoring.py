@@ -20,7 +20,7 @@ from features.schema import STAGES
 from serving.models import LoadedModel
 from serving.schemas import CustomerScore, Reason
 
-Columns = Mapping[str, Sequence[Any]]
+Columns = Mapping[str, Sequence[Any]] | pd.DataFrame
 
 
 @dataclass(frozen=True)
@@ -76,13 +76,9 @@ class Scorer:
 
     def predict(self, columns: Columns) -> Predictions:
         x = self.churn.inputs.matrix(columns)
-        churn = np.asarray(
-            self.churn.booster.predict(x, num_iteration=self.churn.booster.best_iteration)
-        )
+        churn = np.asarray(self.churn.booster.predict(x, num_iteration=self.churn.booster.best_iteration))
         xs = self.stage.inputs.matrix(columns)
-        stage = np.asarray(
-            self.stage.booster.predict(xs, num_iteration=self.stage.booster.best_iteration)
-        )
+        stage = np.asarray(self.stage.booster.predict(xs, num_iteration=self.stage.booster.best_iteration))
         return Predictions(churn=churn, stage=stage.reshape(len(churn), -1), churn_matrix=x)
 
     def customer_value(self, columns: Columns) -> np.ndarray:
@@ -98,32 +94,26 @@ class Scorer:
             return [[] for _ in rows]
         booster = self.churn.booster
         contrib = np.asarray(
-            booster.predict(
-                matrix[list(rows)], pred_contrib=True, num_iteration=booster.best_iteration
-            )
+            booster.predict(matrix[list(rows)], pred_contrib=True, num_iteration=booster.best_iteration)
         )
         names = self.churn.inputs.features
         out = []
         for contrib_row, row in zip(contrib[:, :-1], rows, strict=True):
             top = np.argsort(-contrib_row)[:k]
-            out.append(
-                [self._reason(names[i], columns[names[i]][row], float(contrib_row[i])) for i in top]
-            )
+            out.append([self._reason(names[i], columns[names[i]][row], float(contrib_row[i])) for i in top])
         return out
 
     def _reason(self, name: str, value: Any, contribution: float) -> Reason:
         if isinstance(value, (np.floating, float)):
             value = None if np.isnan(value) else float(value)
         sentence = reason_sentence(self.catalog.get(name), name, value)
-        return Reason(
-            feature=name, value=value, contribution=round(contribution, 4), sentence=sentence
-        )
+        return Reason(feature=name, value=value, contribution=round(contribution, 4), sentence=sentence)
 
     def scores(
         self,
         ids: Sequence[str],
         columns: Columns,
-        known: np.ndarray,
+        known: Sequence[bool] | np.ndarray,
         as_of: Sequence[Any],
         explain: int,
     ) -> list[CustomerScore]:
@@ -137,10 +127,7 @@ class Scorer:
             value = self.customer_value(sub)
             for j, i in enumerate(rows):
                 out[i] = self._record(ids[i], as_of[i], pred, j, sub, value[j], reasons[j])
-        return [
-            out.get(i) or CustomerScore(customer_id=ids[i], status="unknown")
-            for i in range(len(ids))
-        ]
+        return [out.get(i) or CustomerScore(customer_id=ids[i], status="unknown") for i in range(len(ids))]
 
     def _record(
         self,
@@ -166,7 +153,7 @@ class Scorer:
             status="ok",
             as_of=as_of,
             churn_probability=round(p, 4),
-            risk_tier=str(risk_tiers(np.array([p]), tiers.high, tiers.medium)[0]),  # type: ignore[arg-type]
+            risk_tier=str(risk_tiers(np.array([p]), tiers.high, tiers.medium)[0]),
             current_stage=current,
             next_stage=max(stage_p, key=stage_p.__getitem__),
             next_stage_probabilities=stage_p,

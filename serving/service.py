@@ -26,7 +26,9 @@ log = logging.getLogger(__name__)
 MAX_IDS = 1000
 
 
-def online_rows(store: Any, service: Any, ids: list[str], features: list[str]) -> tuple[dict[str, list[Any]], np.ndarray, list[Any]]:
+def online_rows(
+    store: Any, service: Any, ids: list[str], features: list[str]
+) -> tuple[dict[str, list[Any]], np.ndarray, list[Any]]:
     """One online-store read: feature columns, which ids are known, and each row's snapshot time."""
     response = store.get_online_features(features=service, entity_rows=[{"customer_id": i} for i in ids])
     data = response.to_dict(include_event_timestamps=True)

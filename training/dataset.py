@@ -24,20 +24,12 @@ SERVICE = {"churn": "churn_v1", "stage": "stage_v1"}
 def task_split(settings: Settings, task: Task) -> CutoffSplit:
     """The out-of-time cutoff split for a task, from the snapshot grid of the last feature build."""
     manifest = read_manifest(settings.paths.features)
-    window = (
-        settings.labels.prediction_window_days
-        if task == "churn"
-        else settings.labels.stage_horizon_days
-    )
+    window = settings.labels.prediction_window_days if task == "churn" else settings.labels.stage_horizon_days
     t = settings.training
-    return split_cutoffs(
-        manifest.snapshots, manifest.end, window, t.test_cutoffs, t.min_train_cutoffs
-    )
+    return split_cutoffs(manifest.snapshots, manifest.end, window, t.test_cutoffs, t.min_train_cutoffs)
 
 
-def label_frame(
-    clean_dir: Path, settings: Settings, task: Task, split: CutoffSplit
-) -> pd.DataFrame:
+def label_frame(clean_dir: Path, settings: Settings, task: Task, split: CutoffSplit) -> pd.DataFrame:
     """customer_id, event_timestamp (= cutoff), the label and the split of every labelled row."""
     con = connect()
     src = open_tables(con, clean_dir)

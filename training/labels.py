@@ -12,9 +12,7 @@ from features.stages import known_grid, stage_at
 from features.tables import SourceTables, snapshot_table
 
 
-def churn_labels(
-    stages: Table, src: SourceTables, cutoffs: list[pd.Timestamp], window_days: int
-) -> Table:
+def churn_labels(stages: Table, src: SourceTables, cutoffs: list[pd.Timestamp], window_days: int) -> Table:
     """churn = 1 when an active buyer at t makes no purchase in [t, t + window).
 
     A purchase exactly at t counts as future: the stage at t only sees data strictly before t.

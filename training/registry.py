@@ -52,9 +52,7 @@ def log_and_register(
     use_tracking(settings)
     with mlflow.start_run(run_name=name) as run:
         mlflow.log_params({k: v for k, v in booster.params.items() if k != "categorical_feature"})
-        mlflow.log_params(
-            {"best_iteration": booster.best_iteration, "n_features": len(inputs.features)}
-        )
+        mlflow.log_params({"best_iteration": booster.best_iteration, "n_features": len(inputs.features)})
         mlflow.log_metrics(metrics)
         mlflow.set_tags({k: str(v) for k, v in tags.items()})
         sample = example[:5]

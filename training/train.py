@@ -54,9 +54,7 @@ def _inputs(train: pd.DataFrame, settings: Settings, task: Task) -> ModelInputs:
 def _evaluate(task: Task, y: np.ndarray, proba: np.ndarray, test: pd.DataFrame) -> dict[str, float]:
     if task == "churn":
         metrics = churn_metrics(y, proba)
-        metrics["baseline_recency_roc_auc"] = recency_rule_auc(
-            y, test["days_since_last_purchase"].to_numpy()
-        )
+        metrics["baseline_recency_roc_auc"] = recency_rule_auc(y, test["days_since_last_purchase"].to_numpy())
         return metrics
     metrics = stage_metrics(y, proba)
     current = test["current_stage"].map({s: i for i, s in enumerate(STAGES)}).to_numpy()
@@ -87,9 +85,7 @@ def train_task(clean_dir: Path, settings: Settings, task: Task) -> TrainResult:
         "label_windows": f"prediction_window_days={settings.labels.prediction_window_days},"
         f"stage_horizon_days={settings.labels.stage_horizon_days}",
     }
-    registered = log_and_register(
-        MODEL_NAME[task], booster, inputs, xy["test"][0], metrics, tags, settings
-    )
+    registered = log_and_register(MODEL_NAME[task], booster, inputs, xy["test"][0], metrics, tags, settings)
     rows = {name: len(p) for name, p in parts.items()}
     log.info("%s model: %s on %s rows", task, metrics, rows)
     return TrainResult(task=task, metrics=metrics, registered=registered, rows=rows)

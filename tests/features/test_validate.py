@@ -70,7 +70,10 @@ def _tables() -> dict[str, pd.DataFrame]:
     }
 
 
-DEMOGRAPHICS = (Demographic(name="region", kind="categorical"), Demographic(name="age", kind="numeric"))
+DEMOGRAPHICS = (
+    Demographic(name="region", kind="categorical"),
+    Demographic(name="age", kind="numeric"),
+)
 
 
 def _error(tables: dict[str, pd.DataFrame], **kwargs: object) -> str:
@@ -134,7 +137,11 @@ def test_float_like_ids_become_integer_strings() -> None:
 
 def test_timestamps_naive_aware_and_strings_end_in_utc() -> None:
     tables = _tables()
-    tables["customers"]["created_at"] = ["2024-01-01", "2024-01-05 10:30:00", "2024-02-01T02:00:00+02:00"]
+    tables["customers"]["created_at"] = [
+        "2024-01-01",
+        "2024-01-05 10:30:00",
+        "2024-02-01T02:00:00+02:00",
+    ]
     tables["events"]["ts"] = pd.to_datetime(["2024-02-02 12:00"] * 3).tz_localize("Europe/Paris")
 
     cleaned, _ = validate_tables(tables)
@@ -342,17 +349,23 @@ def test_rows_of_unknown_customers_are_dropped_and_counted() -> None:
 
 def test_rows_after_as_of_are_dropped_and_counted() -> None:
     tables = _tables()
-    as_of = pd.Timestamp("2024-02-02 06:00")  # naive: read as UTC
+    as_of = pd.Timestamp("2024-02-01 12:00")  # naive: read as UTC
 
     cleaned, report = validate_tables(tables, as_of=as_of)
 
     assert (cleaned["transactions"]["ts"] <= as_of.tz_localize("UTC")).all()
-    assert _drops(report, "transactions")[
-        "ts after as_of 2024-02-02T06:00:00+00:00 (timestamp in the future)"
-    ].rows == 1
-    assert _drops(report, "events")[
-        "ts after as_of 2024-02-02T06:00:00+00:00 (timestamp in the future)"
-    ].rows == 2
+    assert (
+        _drops(report, "transactions")[
+            "ts after as_of 2024-02-01T12:00:00+00:00 (timestamp in the future)"
+        ].rows
+        == 1
+    )
+    assert (
+        _drops(report, "events")["ts after as_of 2024-02-01T12:00:00+00:00 (timestamp in the future)"].rows
+        == 2
+    )
+    future = _drops(report, "events")["ts after as_of 2024-02-01T12:00:00+00:00 (timestamp in the future)"]
+    assert future.examples == ("2024-02-02 00:00:00+00:00",)
     assert len(cleaned["campaigns"]) == 0
     assert any("'campaigns' has no rows left" in w for w in report.warnings)
 
@@ -511,7 +524,12 @@ def test_report_to_dict_is_json_and_summary_has_a_line_per_item() -> None:
 
     data = json.loads(json.dumps(report.to_dict()))
     assert data["drops"] == [
-        {"table": "events", "reason": "customer_id not in customers", "rows": 1, "examples": ["'ghost'"]}
+        {
+            "table": "events",
+            "reason": "customer_id not in customers",
+            "rows": 1,
+            "examples": ["'ghost'"],
+        }
     ]
     assert data["rows_out"]["events"] == 2
     lines = report.summary_lines()

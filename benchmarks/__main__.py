@@ -1,0 +1,17 @@
+"""`make bench`: run every benchmark in turn; each prints its table and writes JSON to benchmarks/results/."""
+
+from __future__ import annotations
+
+from benchmarks import generate
+
+BENCHMARKS = {"generate": generate.main}
+
+
+def main() -> None:
+    for name, run in BENCHMARKS.items():
+        print(f"== benchmark: {name} ==")
+        run([])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Journey pipelines: composition of the steps and the `journey` command line."""

@@ -1,0 +1,295 @@
+"""The `journey` command line: every step of the pipeline, the whole run, the demo and the service."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
+from typing import Annotated, Literal, TypeVar
+
+import pandas as pd
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from features.config import DEFAULT_CONFIG, Settings, load_settings
+
+console = Console(soft_wrap=True)
+app = typer.Typer(
+    help="Journey: churn probability and next journey stage for every customer.\n\nExample: journey demo",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+features_app = typer.Typer(help="Build feature tables and load the Feast online store.", no_args_is_help=True)
+app.add_typer(features_app, name="features")
+T = TypeVar("T")
+
+ConfigOpt = Annotated[
+    Path,
+    typer.Option("--config", "-c", envvar="JOURNEY_CONFIG", help="Main config file (YAML)."),
+]
+
+
+class State:
+    config: Path = DEFAULT_CONFIG
+    _settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config)
+        return self._settings
+
+
+state = State()
+
+
+@app.callback()
+def main(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Global options."""
+    state.config = config
+    state._settings = None
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+@contextmanager
+def friendly_errors() -> Iterator[None]:
+    """Known failures become one clear red line and exit code 1, not a stack trace."""
+    from features.validate import DataContractError
+    from pipelines.batch import NoActiveCustomers
+    from serving.models import ModelNotFound
+    from training.evaluate import SingleClassError
+    from training.split import NotEnoughHistory
+
+    known = (
+        FileNotFoundError,
+        DataContractError,
+        NotEnoughHistory,
+        SingleClassError,
+        ModelNotFound,
+        NoActiveCustomers,
+        ValidationError,
+        ValueError,
+        RuntimeError,
+        TimeoutError,
+    )
+    try:
+        yield
+    except known as err:
+        console.print(f"[bold red]error:[/] {err}")
+        raise typer.Exit(code=1) from err
+
+
+def step(title: str, fn: Callable[[], T]) -> T:
+    """Run one step under a spinner and report its wall time."""
+    start = time.perf_counter()
+    with console.status(f"{title} ..."):
+        result = fn()
+    console.print(f"[green]✓[/] {title} [dim]({time.perf_counter() - start:.1f} s)[/]")
+    return result
+
+
+@app.command()
+def generate(
+    customers: Annotated[int, typer.Option(min=1, help="Number of customers.")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives identical tables.")] = 7,
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder (default: the configured data folder).")
+    ] = None,
+    start: str = "2023-01-01",
+    end: str = "2025-01-01",
+) -> None:
+    """Write synthetic customer journeys (customers, events, transactions, campaigns) as Parquet.
+
+    Example: journey generate --customers 20000 --seed 7 --out data/
+    """
+    from features.io import write_tables
+    from features.synthetic import generate_tables
+
+    with friendly_errors():
+        target = out or state.settings.paths.data
+        tables = step(
+            f"generating {customers:,} customers",
+            lambda: generate_tables(customers, seed, start, end),
+        )
+        write_tables(tables, target)
+        sizes = ", ".join(f"{name} {len(t):,}" for name, t in tables.items())
+        console.print(f"wrote {sizes} rows to {target}")
+
+
+@app.command()
+def validate(
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="Rows after this time count as 'in the future' (default: now)."),
+    ] = None,
+) -> None:
+    """Check the input tables against the data contract; write clean tables and a JSON report.
+
+    Example: journey validate --as-of 2025-01-01
+    """
+    from pipelines.steps import validate_data
+
+    with friendly_errors():
+        ref = pd.Timestamp(as_of, tz="UTC") if as_of else pd.Timestamp.now(tz="UTC")
+        report = step("validating input tables", lambda: validate_data(state.settings, ref))
+        for line in report.summary_lines():
+            console.print(f"  {line}")
+
+
+@features_app.command("build")
+def features_build() -> None:
+    """Compute stages and all feature families at every monthly snapshot (Ibis on DuckDB).
+
+    Example: journey features build
+    """
+    from pipelines.steps import build
+
+    with friendly_errors():
+        manifest = step("building stages and features", lambda: build(state.settings))
+        where = state.settings.paths.features
+        console.print(f"  {len(manifest.snapshots)} snapshots up to {manifest.end.date()} in {where}")
+
+
+@features_app.command("materialize")
+def features_materialize() -> None:
+    """Register the Feast definitions (feast apply) and load the newest snapshot online.
+
+    Example: journey features materialize
+    """
+    from pipelines.steps import materialize
+
+    with friendly_errors():
+        newest = step("feast apply + materialize", lambda: materialize(state.settings))
+        console.print(f"  online store holds features as of {newest}")
+
+
+@app.command()
+def train(task: Annotated[str, typer.Argument(help="churn or stage")]) -> None:
+    """Train a model on Feast training sets, evaluate out of time, register it as champion in MLflow.
+
+    Example: journey train churn
+    """
+    from pipelines.steps import clean_dir
+    from training.train import train_task
+
+    if task not in ("churn", "stage"):
+        console.print(f"[bold red]error:[/] unknown task {task!r}: use 'churn' or 'stage'")
+        raise typer.Exit(code=2)
+    with friendly_errors():
+        kind: Literal["churn", "stage"] = "churn" if task == "churn" else "stage"
+        result = step(
+            f"training the {task} model",
+            lambda: train_task(clean_dir(state.settings), state.settings, kind),
+        )
+        shown = ", ".join(f"{k} {v:.3f}" for k, v in result.metrics.items())
+        console.print(f"  {result.registered.name} v{result.registered.version} (champion): {shown}")
+        console.print(f"  rows: {result.rows}")
+
+
+@app.command()
+def score() -> None:
+    """Score every active customer with the champion models; write outputs/scores.csv.
+
+    Example: journey score
+    """
+    from pipelines.batch import score_all
+
+    with friendly_errors():
+        scores, path = step("batch scoring", lambda: score_all(state.settings))
+        tiers = scores["risk_tier"].value_counts().to_dict()
+        console.print(f"  {len(scores):,} active customers scored, risk tiers {tiers} -> {path}")
+
+
+@app.command()
+def targets(
+    top: Annotated[int, typer.Option(min=1, help="How many customers to list.")] = 100,
+) -> None:
+    """Rank active customers by churn probability x value; write outputs/at_risk.csv with reasons.
+
+    Example: journey targets --top 500
+    """
+    from pipelines.batch import at_risk
+
+    with friendly_errors():
+        table, path = step(f"ranking the top {top} at-risk customers", lambda: at_risk(state.settings, top))
+        total = table["expected_value_at_risk"].sum()
+        console.print(f"  {len(table)} customers, expected value at risk {total:,.0f} -> {path}")
+
+
+def run_pipeline(settings: Settings, as_of: pd.Timestamp | None, top: int) -> None:
+    """validate -> features -> Feast -> train both -> score -> targets."""
+    from pipelines.batch import at_risk, score_all
+    from pipelines.steps import build, clean_dir, materialize, validate_data
+    from training.train import train_task
+
+    report = step("validating input tables", lambda: validate_data(settings, as_of))
+    for line in report.summary_lines():
+        console.print(f"  [dim]{line}[/]")
+    step("building stages and features (Ibis on DuckDB)", lambda: build(settings))
+    step("feast apply + materialize the newest snapshot", lambda: materialize(settings))
+    tasks: tuple[Literal["churn", "stage"], ...] = ("churn", "stage")
+    for task in tasks:
+        result = step(f"training the {task} model", partial(train_task, clean_dir(settings), settings, task))
+        shown = ", ".join(f"{k} {v:.3f}" for k, v in result.metrics.items())
+        console.print(f"  {result.registered.name} v{result.registered.version}: {shown}")
+    step("batch scoring", lambda: score_all(settings))
+    step(f"ranking the top {top} at-risk customers", lambda: at_risk(settings, top))
+
+
+@app.command()
+def run(top: int = 100) -> None:
+    """Run the whole pipeline on the configured data folder.
+
+    Example: journey generate --customers 5000 && journey run
+    """
+    with friendly_errors():
+        run_pipeline(state.settings, pd.Timestamp.now(tz="UTC"), top)
+
+
+@app.command()
+def serve(
+    port: Annotated[int | None, typer.Option(help="Port (default from config).")] = None,
+) -> None:
+    """Serve the champion models over HTTP (foreground; Ctrl-C stops). OpenAPI docs at /docs.
+
+    Example: journey serve --port 3000
+    """
+    from pipelines.service_process import service_command, service_env
+
+    settings = state.settings
+    chosen = port or settings.serving.port
+    console.print(
+        f"serving on http://{settings.serving.host}:{chosen} (docs at /docs) with config {state.config}"
+    )
+    env = service_env(settings, state.config)
+    raise typer.Exit(subprocess.call(service_command(settings.serving.host, chosen), env=env))
+
+
+@app.command()
+def demo(
+    customers: Annotated[int, typer.Option(min=500, help="Generated customers.")] = 20_000,
+    seed: int = 7,
+) -> None:
+    """Generate data, run the whole pipeline, start the service, score three customers, stop.
+
+    Example: journey demo --customers 20000
+    """
+    from pipelines.demo import run_demo
+
+    with friendly_errors():
+        run_demo(state.settings, state.config, customers, seed)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,68 @@
+"""`journey demo`: the whole job on generated data, ending with live calls to the scoring API."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from rich.console import Console
+
+from features.config import Settings
+from features.io import write_tables
+from features.synthetic import generate_tables
+from pipelines import service_process
+
+console = Console(soft_wrap=True)
+DEMO_START, DEMO_END = "2023-01-01", "2025-01-01"
+
+
+def run_demo(settings: Settings, config: Path, customers: int, seed: int) -> None:
+    from pipelines.cli import run_pipeline, step
+
+    tables = step(
+        f"generating {customers:,} customers",
+        lambda: generate_tables(customers, seed, DEMO_START, DEMO_END),
+    )
+    write_tables(tables, settings.paths.data)
+    run_pipeline(settings, pd.Timestamp(DEMO_END, tz="UTC"), top=100)
+    at_risk = pd.read_csv(settings.paths.outputs_dir / "at_risk.csv")
+    ids = [*at_risk["customer_id"].head(2).tolist(), "NO_SUCH_CUSTOMER"]
+    answer = _call_service(settings, config, ids)
+    console.print_json(json.dumps(answer))
+    _where(settings)
+
+
+def _call_service(settings: Settings, config: Path, ids: list[str]) -> dict[str, Any]:
+    port = service_process.free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_file = settings.paths.workdir / "service.log"
+    proc = step_start(settings, config, port, log_file)
+    try:
+        service_process.wait_ready(proc, url, timeout_s=180, log_file=log_file)
+        console.print(f"[green]✓[/] service ready at {url}; POST /score for {ids}")
+        return service_process.score(url, ids)
+    finally:
+        service_process.stop(proc)
+        console.print("[green]✓[/] service stopped")
+
+
+def step_start(settings: Settings, config: Path, port: int, log_file: Path) -> subprocess.Popen[bytes]:
+    console.print(f"starting the BentoML service on port {port} (log: {log_file})")
+    return service_process.start(settings, config, port, log_file)
+
+
+def _where(settings: Settings) -> None:
+    p = settings.paths
+    workdir = p.workdir
+    console.print("\n[bold]Where things are[/]")
+    console.print(f"  at-risk list    {p.outputs_dir / 'at_risk.csv'}")
+    console.print(f"  all scores      {p.outputs_dir / 'scores.csv'}")
+    db = workdir / "mlflow.db"
+    console.print(f"  MLflow database {db}")
+    console.print(f"  MLflow UI       .venv/bin/mlflow ui --backend-store-uri sqlite:///{db}")
+    console.print(f"  features        {p.features}")
+    console.print(f"  Feast repo      {p.feast_repo}")
+    console.print("  serve the API   make serve  (then open http://127.0.0.1:3000/docs)")

@@ -1,0 +1,81 @@
+"""Run the BentoML service as a subprocess (demo, `journey serve`) and talk to it over HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from features.config import Settings
+
+SERVICE = "serving.service:JourneyService"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def service_command(host: str, port: int) -> list[str]:
+    bentoml = Path(sys.executable).parent / "bentoml"
+    return [str(bentoml), "serve", SERVICE, "--host", host, "--port", str(port)]
+
+
+def service_env(settings: Settings, config: Path) -> dict[str, str]:
+    """The service finds its config through JOURNEY_CONFIG; BentoML keeps its files in the workdir."""
+    env = dict(os.environ)
+    env["JOURNEY_CONFIG"] = str(config.resolve())
+    env.setdefault("BENTOML_HOME", str((settings.paths.workdir / "bentoml").resolve()))
+    return env
+
+
+def start(settings: Settings, config: Path, port: int, log_file: Path) -> subprocess.Popen[bytes]:
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    out = log_file.open("wb")
+    return subprocess.Popen(
+        service_command("127.0.0.1", port),
+        env=service_env(settings, config),
+        stdout=out,
+        stderr=out,
+    )
+
+
+def wait_ready(proc: subprocess.Popen[bytes], url: str, timeout_s: float, log_file: Path) -> None:
+    """Poll /readyz until the service answers 200; fail with its log tail if it dies or hangs."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the service exited with code {proc.returncode}:\n{_tail(log_file)}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"the service was not ready after {timeout_s:.0f} s:\n{_tail(log_file)}")
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def score(url: str, ids: list[str], explain: int = 3) -> dict[str, Any]:
+    response = httpx.post(f"{url}/score", json={"customer_ids": ids, "explain": explain}, timeout=30)
+    response.raise_for_status()
+    return dict(response.json())

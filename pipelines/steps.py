@@ -1,0 +1,43 @@
+"""The pipeline steps, each a thin composition of the packages' pure functions."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from features.build import Manifest, build_features, read_manifest
+from features.config import Settings
+from features.io import read_raw_tables, write_tables
+from features.store import apply_definitions, materialize_newest, open_store
+from features.validate import ValidationReport, validate_tables
+
+log = logging.getLogger(__name__)
+
+
+def clean_dir(settings: Settings) -> Path:
+    return settings.paths.workdir / "clean"
+
+
+def validate_data(settings: Settings, as_of: pd.Timestamp | None) -> ValidationReport:
+    """Validate the raw tables against the contract; write the clean tables and the report."""
+    data = settings.paths.data
+    tables = read_raw_tables(data)
+    sources = {name: str(data / f"{name}.parquet") for name in tables}
+    clean, report = validate_tables(tables, as_of=as_of, demographics=settings.demographics, sources=sources)
+    write_tables(clean, clean_dir(settings))
+    (settings.paths.workdir / "validation.json").write_text(json.dumps(report.to_dict(), indent=2))
+    return report
+
+
+def build(settings: Settings) -> Manifest:
+    return build_features(clean_dir(settings), settings)
+
+
+def materialize(settings: Settings) -> pd.Timestamp:
+    """feast apply, then load the newest snapshot into the online store."""
+    store = open_store(settings)
+    apply_definitions(store, settings)
+    return materialize_newest(store, read_manifest(settings.paths.features))

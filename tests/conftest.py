@@ -1,0 +1,70 @@
+"""Shared fixtures: settings in a temporary folder and one small generated dataset run end to end."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from features.config import Settings, load_settings
+from features.io import write_tables
+
+REPO = Path(__file__).resolve().parents[1]
+START, END = "2023-01-01", "2025-01-01"
+N_CUSTOMERS = 2000
+
+
+def make_config(folder: Path) -> Path:
+    """A copy of configs/ whose workdir and outputs live in `folder`."""
+    configs = folder / "configs"
+    configs.mkdir(parents=True, exist_ok=True)
+    for name in ("stages.yaml", "actions.yaml"):
+        shutil.copy(REPO / "configs" / name, configs / name)
+    text = (REPO / "configs" / "journey.yaml").read_text()
+    text = text.replace("workdir: .journey", f"workdir: {folder / 'work'}")
+    text = text.replace("outputs_dir: outputs", f"outputs_dir: {folder / 'outputs'}")
+    (configs / "journey.yaml").write_text(text)
+    return configs / "journey.yaml"
+
+
+@pytest.fixture
+def config_path(tmp_path: Path) -> Path:
+    return make_config(tmp_path)
+
+
+@pytest.fixture
+def settings(config_path: Path) -> Settings:
+    return load_settings(config_path)
+
+
+@dataclass(frozen=True)
+class Trained:
+    """A generated dataset that went through validate, features, Feast and both trainings."""
+
+    config: Path
+    settings: Settings
+    tables: dict[str, pd.DataFrame]
+    results: dict[str, object]
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
+    from features.synthetic import generate_tables
+    from pipelines.steps import build, clean_dir, materialize, validate_data
+    from training.train import train_task
+
+    folder = tmp_path_factory.mktemp("journey")
+    config = make_config(folder)
+    settings = load_settings(config)
+    os.environ.setdefault("BENTOML_HOME", str(folder / "bentoml"))
+    tables = generate_tables(N_CUSTOMERS, seed=11, start=START, end=END)
+    write_tables(tables, settings.paths.data)
+    validate_data(settings, pd.Timestamp(END, tz="UTC"))
+    build(settings)
+    materialize(settings)
+    results = {task: train_task(clean_dir(settings), settings, task) for task in ("churn", "stage")}
+    return Trained(config=config, settings=settings, tables=tables, results=results)  # type: ignore[arg-type]

@@ -1,0 +1,85 @@
+"""CLI tests: help with examples, a tiny generate, clear errors, and batch outputs from the trained set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+
+runner = CliRunner()
+COMMANDS = [
+    ["generate"],
+    ["validate"],
+    ["features", "build"],
+    ["features", "materialize"],
+    ["train"],
+    ["score"],
+    ["targets"],
+    ["run"],
+    ["serve"],
+    ["demo"],
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_command_has_help_with_an_example(command):
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Example" in result.output
+
+
+def test_generate_then_validate(tmp_path: Path, config_path: Path):
+    config = config_path
+    out = runner.invoke(app, ["-c", str(config), "generate", "--customers", "50", "--seed", "1"])
+    assert out.exit_code == 0, out.output
+    data = tmp_path / "work" / "data"
+    assert len(pd.read_parquet(data / "customers.parquet")) == 50
+    checked = runner.invoke(app, ["-c", str(config), "validate", "--as-of", "2025-01-01"])
+    assert checked.exit_code == 0, checked.output
+    assert (tmp_path / "work" / "clean" / "events.parquet").is_file()
+
+
+def test_bad_input_is_one_clear_line_and_exit_1(tmp_path: Path, config_path: Path):
+    config = config_path
+    runner.invoke(app, ["-c", str(config), "generate", "--customers", "30"])
+    events = tmp_path / "work" / "data" / "events.parquet"
+    pd.read_parquet(events).drop(columns=["event_type"]).to_parquet(events)
+    result = runner.invoke(app, ["-c", str(config), "validate"])
+    assert result.exit_code == 1
+    assert "event_type" in result.output and "Traceback" not in result.output
+
+
+def test_steps_in_the_wrong_order_say_what_to_run(config_path: Path):
+    config = config_path
+    result = runner.invoke(app, ["-c", str(config), "features", "build"])
+    assert result.exit_code == 1
+    assert "run `journey validate` first" in result.output
+    result = runner.invoke(app, ["-c", str(config), "train", "churn"])
+    assert result.exit_code == 1
+    assert "journey features build" in result.output
+
+
+def test_unknown_task_is_rejected():
+    result = runner.invoke(app, ["train", "ltv"])
+    assert result.exit_code == 2
+    assert "unknown task 'ltv'" in result.output
+
+
+def test_score_and_targets_write_ranked_outputs(trained):
+    config = str(trained.config)
+    scored = runner.invoke(app, ["-c", config, "score"])
+    assert scored.exit_code == 0, scored.output
+    scores = pd.read_csv(trained.settings.paths.outputs_dir / "scores.csv")
+    assert scores["current_stage"].isin(["purchase", "retention", "advocacy"]).all()
+    listed = runner.invoke(app, ["-c", config, "targets", "--top", "25"])
+    assert listed.exit_code == 0, listed.output
+    table = pd.read_csv(trained.settings.paths.outputs_dir / "at_risk.csv")
+    assert len(table) == 25
+    assert table["rank"].tolist() == list(range(1, 26))
+    assert table["expected_value_at_risk"].is_monotonic_decreasing
+    assert {"current_stage", "next_stage", "reason_1", "recommended_action"} <= set(table.columns)
+    assert table["expected_value_at_risk"].iloc[0] >= scores["expected_value_at_risk"].max() - 0.01
