@@ -273,6 +273,10 @@ def _show(value: object) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
+def _key(value: object) -> str:
+    return MISSING if _show(value) == MISSING else str(value)
+
+
 # --- converters ---------------------------------------------------------------------------------
 # Text columns stay Categorical while rows are checked, dropped and sorted (integer codes are
 # cheap to compare and move); _plain() turns them into Python str at the end.
@@ -283,34 +287,37 @@ def _as_text(
 ) -> pd.Series:
     """Text per row (missing for blanks), cleaning each distinct value once."""
     codes, uniques = _factorize(values)
-    exact = pd.api.types.infer_dtype(uniques, skipna=False) == "string"
-    text = uniques.to_numpy(dtype=object) if exact else _unique_text(uniques)
+    kind = pd.api.types.infer_dtype(uniques, skipna=False)
+    text = _unique_text(uniques, kind)
     labels = _clean_text(text, blank=blank, ids=ids, lower=lower)
-    if exact and np.array_equal(labels, text):
-        # nothing needed cleaning, so the labels are as distinct as the values were
+    if kind in ("string", "integer", "floating") and np.array_equal(labels, text):
+        # distinct strings or numbers have distinct texts; unchanged by cleaning they stay distinct
         return _coded(codes, labels, values.index)
     return _categorical(codes, labels, values.index)
 
 
-def _unique_text(distinct: pd.Series) -> np.ndarray:
+def _unique_text(distinct: pd.Series, kind: str) -> np.ndarray:
     """Distinct raw values as str; integral floats (integers read as float) lose their '.0'."""
-    if pd.api.types.is_float_dtype(distinct.dtype):
-        whole = np.isfinite(distinct) & (distinct % 1 == 0) & (distinct.abs() < 2**53)
-        text = distinct.astype(str)
-        text[whole] = distinct[whole].astype("int64").astype(str)
-        return text.to_numpy(dtype=object)
-    return distinct.astype(str).to_numpy(dtype=object)
+    if kind == "string":
+        return distinct.to_numpy(dtype=object)
+    if not pd.api.types.is_float_dtype(distinct.dtype):
+        return distinct.astype(str).to_numpy(dtype=object)
+    whole = (np.isfinite(distinct) & (distinct % 1 == 0) & (distinct.abs() < 2**53)).to_numpy()
+    text = np.empty(len(distinct), dtype=object)
+    text[whole] = distinct[whole].astype("int64").astype(str).to_numpy()
+    text[~whole] = distinct[~whole].astype(str).to_numpy()
+    return text
 
 
 def _clean_text(text: np.ndarray, *, blank: frozenset[str], ids: bool, lower: bool) -> np.ndarray:
     """Trimmed (and for ids '17850.0' -> '17850') strings; blank spellings become None."""
-    cleaned = pc.utf8_trim_whitespace(pa.array(text, type=pa.string()))
+    cleaned = pc.utf8_trim_whitespace(pa.array(text, type=pa.large_string()))
     if ids:
         cleaned = pc.replace_substring_regex(cleaned, pattern=_FLOAT_LIKE_ID, replacement=r"\1")
     if lower:
         cleaned = pc.utf8_lower(cleaned)
     is_blank = pc.is_in(pc.utf8_lower(cleaned), value_set=pa.array(sorted(blank)))
-    cleaned = pc.if_else(is_blank, pa.scalar(None, pa.string()), cleaned)
+    cleaned = pc.if_else(is_blank, pa.scalar(None, pa.large_string()), cleaned)
     return np.asarray(cleaned.to_numpy(zero_copy_only=False), dtype=object)
 
 
@@ -634,7 +641,3 @@ def _as_utc(moment: pd.Timestamp | None) -> pd.Timestamp | None:
         return None
     moment = pd.Timestamp(moment)
     return moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
-
-
-def _key(value: object) -> str:
-    return MISSING if _show(value) == MISSING else str(value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -56,6 +57,9 @@ def main(
     """Global options."""
     state.config = config
     state._settings = None
+    if not verbose:  # third-party deprecation chatter (ibis on DuckDB 2, MLflow on SQLAlchemy 2.1)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=FutureWarning)
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

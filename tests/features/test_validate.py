@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -76,9 +77,19 @@ DEMOGRAPHICS = (
 )
 
 
-def _error(tables: dict[str, pd.DataFrame], **kwargs: object) -> str:
+def _expected(frame: pd.DataFrame) -> pd.DataFrame:
+    """What validation should make of an already valid table: same values, UTC, sorted."""
+    out = frame.copy()
+    for column in ("ts", "created_at"):
+        if column in out:
+            out[column] = out[column].dt.tz_localize("UTC").astype(UTC_US)
+    keys = ["customer_id", "ts"] if "ts" in out else ["customer_id"]
+    return out.sort_values(keys).reset_index(drop=True)
+
+
+def _error(tables: dict[str, pd.DataFrame], **kwargs: Any) -> str:
     with pytest.raises(DataContractError) as caught:
-        validate_tables(tables, **kwargs)  # type: ignore[arg-type]
+        validate_tables(tables, **kwargs)
     return str(caught.value)
 
 
@@ -96,6 +107,8 @@ def test_valid_tables_pass_unchanged_with_normalised_dtypes() -> None:
     assert report.drops == []
     assert report.warnings == []
     assert report.rows_in == report.rows_out == {name: len(f) for name, f in tables.items()}
+    for name, frame in tables.items():
+        pd.testing.assert_frame_equal(cleaned[name], _expected(frame))
     transactions = cleaned["transactions"]
     assert list(transactions.columns) == list(tables["transactions"].columns)
     assert transactions["customer_id"].tolist() == ["c1", "c1", "c2"]  # sorted by (customer, ts)
@@ -220,7 +233,9 @@ def test_all_problems_are_reported_together() -> None:
     tables = _tables()
     tables["transactions"] = tables["transactions"].drop(columns="amount")
     tables["events"] = tables["events"].drop(columns="event_type")
-    error = pytest.raises(DataContractError, validate_tables, tables).value
+    with pytest.raises(DataContractError) as caught:
+        validate_tables(tables)
+    error = caught.value
     assert len(error.problems) == 2
     assert "2 places" in str(error)
     assert "'amount'" in str(error)
@@ -245,6 +260,21 @@ def test_mixed_iso_timestamp_shapes_parse() -> None:
     tables["events"]["ts"] = ["2024-02-02", "2024-02-02 10:00:00", "2024-02-02T10:00:00Z"]
     cleaned, _ = validate_tables(tables)
     assert cleaned["events"]["ts"].notna().all()
+
+
+def test_one_non_iso_format_is_guessed_and_applied() -> None:
+    tables = _tables()
+    tables["events"]["ts"] = ["31.01.2024 10:00", "01.02.2024 11:30", "02.02.2024 00:00"]
+    cleaned, _ = validate_tables(tables)
+    assert sorted(cleaned["events"]["ts"])[0] == pd.Timestamp("2024-01-31 10:00", tz="UTC")
+
+
+def test_partial_dates_are_refused_not_completed_from_today() -> None:
+    tables = _tables()
+    tables["events"]["ts"] = ["Jan 5", "Feb 6", "2024-02-02"]
+    message = _error(tables)
+    assert "column 'ts': 2 rows are not timestamps" in message
+    assert "'Jan 5'" in message
 
 
 def test_numeric_timestamps_are_refused() -> None:
@@ -285,6 +315,21 @@ def test_bad_optional_numeric_is_an_error_but_nan_is_fine() -> None:
     tables["transactions"]["discount"] = ["0.1", "ten percent", None]
     message = _error(tables)
     assert "column 'discount': 1 rows are not finite numbers; examples: 'ten percent'" in message
+
+
+def test_list_cells_are_an_error_not_a_crash() -> None:
+    tables = _tables()
+    tables["events"]["channel"] = [["web"], "email", "web"]
+    message = _error(tables)
+    assert "table 'events', column 'channel': 1 rows are lists or mappings" in message
+    assert "['web']" in message
+
+
+def test_a_table_that_is_not_a_dataframe_is_named() -> None:
+    tables: dict[str, object] = dict(_tables())
+    tables["events"] = [{"customer_id": "c1"}]
+    message = _error(tables)  # type: ignore[arg-type]
+    assert "table 'events' is a list, not a pandas DataFrame" in message
 
 
 # --- rule 4: missing keys -----------------------------------------------------------------------
