@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from ibis.expr.types import Table
 from features.behavioural import behavioural_features
 from features.catalog import FAMILIES, Family, catalog
 from features.config import Settings
+from features.cumulative import Stash
 from features.demographic import demographic_features
 from features.snapshots import snapshot_dates
 from features.stages import known_grid, stage_at
@@ -70,10 +72,24 @@ def _write(con: ibis.BaseBackend, expr: Table, target: Path) -> None:
     tmp.replace(target)
 
 
-def _family_exprs(src: SourceTables, grid: Table, stages: Table, settings: Settings) -> dict[Family, Table]:
+def parquet_stash(con: ibis.BaseBackend, folder: Path) -> Stash:
+    """Materialise an intermediate once as Parquet, so the several lookups reading it share it."""
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def stash(expr: Table, name: str) -> Table:
+        path = folder / f"{name}.parquet"
+        con.to_parquet(expr, path)
+        return con.read_parquet(path, table_name=f"stash_{name}")
+
+    return stash
+
+
+def _family_exprs(
+    src: SourceTables, grid: Table, stages: Table, settings: Settings, stash: Stash
+) -> dict[Family, Table]:
     return {
-        "behavioural": behavioural_features(grid, src.events, stages),
-        "transactional": transactional_features(grid, src.orders, src.transactions),
+        "behavioural": behavioural_features(grid, src.events, stages, stash),
+        "transactional": transactional_features(grid, src.orders, src.transactions, stash),
         "demographic": demographic_features(grid, src.customers, settings.demographics),
     }
 
@@ -91,11 +107,13 @@ def build_features(
     snaps = snapshot_dates(src.start, src.end, settings.snapshots.min_history_days)
     log.info("building features at %d snapshots up to %s", len(snaps), src.end)
     grid = known_grid(src.customers, snapshot_table(snaps, "as_of"))
+    scratch = out_dir / "_scratch"
+    stash = parquet_stash(con, scratch)
     on_step("stages")
-    _write(con, stage_at(grid, src.orders, src.events, settings.stages), stages_path(out_dir))
+    _write(con, stage_at(grid, src.orders, src.events, settings.stages, stash), stages_path(out_dir))
     stages = con.read_parquet(stages_path(out_dir), table_name="stages")
     names = catalog(settings.demographics)
-    for family, expr in _family_exprs(src, grid, stages, settings).items():
+    for family, expr in _family_exprs(src, grid, stages, settings, stash).items():
         on_step(family)
         typed = {
             f.name: expr[f.name].cast("string" if f.kind == "categorical" else "float64")
@@ -103,6 +121,7 @@ def build_features(
         }
         ordered = expr.select("customer_id", **{TIMESTAMP: expr.as_of}, **typed)
         _write(con, ordered.order_by([TIMESTAMP, "customer_id"]), feature_path(out_dir, family))
+    shutil.rmtree(scratch, ignore_errors=True)
     manifest = Manifest(snapshots=snaps, end=src.end)
     manifest_path(out_dir).write_text(manifest.to_json())
     return manifest

@@ -6,12 +6,12 @@ from collections.abc import Sequence
 
 from ibis.expr.types import Table
 
-from features.behavioural import KEYS, age_days
 from features.config import Demographic
+from features.cumulative import KEYS, whole_days
 
 
 def demographic_features(grid: Table, customers: Table, declared: Sequence[Demographic]) -> Table:
     """Declared attributes (numeric as float, categorical as string) and days since first contact."""
     j = grid.join(customers, "customer_id")
     attrs = {d.name: j[d.name].cast("float64" if d.kind == "numeric" else "string") for d in declared}
-    return j.select(*KEYS, **attrs, tenure_days=age_days(j.created_at, j.as_of))
+    return j.select(*KEYS, **attrs, tenure_days=whole_days(j.as_of, j.created_at))

@@ -6,6 +6,7 @@ import ibis
 from ibis.expr.types import Table
 
 from features.config import StageRules
+from features.cumulative import KEYS, Stash, day_of, lookup, no_stash, running_totals, window_count
 
 
 def known_grid(customers: Table, as_of: Table) -> Table:
@@ -13,54 +14,45 @@ def known_grid(customers: Table, as_of: Table) -> Table:
     return customers.join(as_of, customers.created_at < as_of.as_of).select("customer_id", "as_of")
 
 
-def _days(delta_days: int) -> ibis.expr.types.IntervalScalar:
-    return ibis.interval(days=delta_days)
-
-
-def _purchase_facts(grid: Table, orders: Table, rules: StageRules) -> Table:
-    j = grid.join(orders, [grid.customer_id == orders.customer_id, orders.ts < grid.as_of], how="left")
-    loyal = j.ts >= j.as_of - _days(rules.loyal_window_days)
-    return j.group_by(["customer_id", "as_of"]).aggregate(
-        n_orders=j.ts.count(),
-        n_loyal=j.ts.count(where=loyal),
-        last_order=j.ts.max(),
-    )
-
-
-def _signal_facts(grid: Table, events: Table, rules: StageRules) -> Table:
-    lookback = max(rules.advocacy_signal_days, rules.consideration_days)
-    ev = events.select("customer_id", "ts", "event_type", value=_value_column(events))
-    j = grid.join(
-        ev,
-        [
-            grid.customer_id == ev.customer_id,
-            ev.ts < grid.as_of,
-            ev.ts >= grid.as_of - _days(lookback),
-        ],
-        how="left",
-    )
-    is_advocacy = j.event_type.isin(list(rules.advocacy_events)) | (
-        (j.event_type == "review") & (j.value >= rules.advocacy_min_review)
-    )
-    is_consideration = j.event_type.isin(list(rules.consideration_events))
-    return j.group_by(["customer_id", "as_of"]).aggregate(
-        n_advocacy=j.ts.count(where=is_advocacy & (j.ts >= j.as_of - _days(rules.advocacy_signal_days))),
-        n_consideration=j.ts.count(
-            where=is_consideration & (j.ts >= j.as_of - _days(rules.consideration_days))
-        ),
-    )
-
-
 def _value_column(events: Table) -> ibis.Value:
     return events.value.cast("float64") if "value" in events.columns else ibis.null("float64")
 
 
-def stage_at(grid: Table, orders: Table, events: Table, rules: StageRules) -> Table:
-    """Add a `stage` column to a (customer_id, as_of) grid, using only data strictly before as_of."""
-    facts = _purchase_facts(grid, orders, rules).join(
-        _signal_facts(grid, events, rules), ["customer_id", "as_of"]
+def _signal_facts(grid: Table, events: Table, rules: StageRules, stash: Stash) -> Table:
+    ev = events.mutate(day=day_of(events.ts), value=_value_column(events))
+    is_advocacy = ev.event_type.isin(list(rules.advocacy_events)) | (
+        (ev.event_type == "review") & (ev.value >= rules.advocacy_min_review)
     )
-    churned = facts.last_order < facts.as_of - _days(rules.churn_definition_days)
+    daily = ev.group_by(["customer_id", "day"]).aggregate(
+        adv=ev.ts.count(where=is_advocacy),
+        cons=ev.ts.count(where=ev.event_type.isin(list(rules.consideration_events))),
+    )
+    totals = stash(running_totals(daily, "day", {"adv": daily.adv, "cons": daily.cons}), "stage_signals")
+    wanted = {"adv": [0, rules.advocacy_signal_days], "cons": [0, rules.consideration_days]}
+    agg = lookup(grid, totals, "day", wanted)
+    return agg.select(
+        *KEYS,
+        n_advocacy=window_count(agg, "adv", rules.advocacy_signal_days),
+        n_consideration=window_count(agg, "cons", rules.consideration_days),
+    )
+
+
+def _purchase_facts(grid: Table, orders: Table, rules: StageRules, stash: Stash) -> Table:
+    totals = stash(running_totals(orders, "ts", {"n": ibis.literal(1)}, {"last": orders.ts}), "stage_orders")
+    agg = lookup(grid, totals, "ts", {"n": [0, rules.loyal_window_days], "last": [0]})
+    return agg.select(
+        *KEYS,
+        n_orders=agg.n_0.fill_null(0),
+        n_loyal=window_count(agg, "n", rules.loyal_window_days),
+        last_order=agg.last_0,
+    )
+
+
+def stage_at(grid: Table, orders: Table, events: Table, rules: StageRules, stash: Stash = no_stash) -> Table:
+    """Add a `stage` column to a (customer_id, as_of) grid, using only data strictly before as_of."""
+    purchases = _purchase_facts(grid, orders, rules, stash)
+    facts = purchases.join(_signal_facts(grid, events, rules, stash), KEYS)
+    churned = facts.last_order < facts.as_of - ibis.interval(days=rules.churn_definition_days)
     stage = ibis.cases(
         ((facts.n_orders == 0) & (facts.n_consideration > 0), "consideration"),
         (facts.n_orders == 0, "awareness"),
@@ -69,4 +61,4 @@ def stage_at(grid: Table, orders: Table, events: Table, rules: StageRules) -> Ta
         (facts.n_orders >= 2, "retention"),
         else_="purchase",
     )
-    return facts.select("customer_id", "as_of", stage=stage)
+    return facts.select(*KEYS, stage=stage)
