@@ -1,73 +1,93 @@
-"""Behavioural features in Ibis: event counts, recencies, rates, trend and stage history."""
+"""Behavioural features in Ibis: event counts, recencies, rates, trend and stage history.
+
+Definitions at a snapshot s (midnight UTC), from events with ts < s; "last w days" is
+s - w days <= ts < s; age(ts) = whole days from the day of ts to s:
+- `<type>_<w>d`: events of that type in the last w days (`events_<w>d`: every event, any type).
+- `days_since_last_<type>`: age of the newest such event over all history; null if none.
+- `active_days_<w>d`: distinct days with any event in the last w days.
+- `event_trend` = (events_30d + 1) / ((events_90d - events_30d) / 2 + 1).
+- `email_click_rate_90d` = email_click_90d / email_open_90d (null when no opens).
+- `reviews_365d`, `referrals_365d`; `avg_review_365d`: mean rating of reviews with a value.
+- `current_stage`; `stage_changes`: changes between consecutive snapshots up to s;
+  `days_in_stage`: days since the first snapshot of the current unbroken run of that stage.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import ibis
+import pandas as pd
 from ibis.expr.types import Table
 
 from features.catalog import EVENT_COUNTS, EVENT_RECENCY, count_name, recency_name
-from features.cumulative import (
+from features.windows import (
+    ALL_HISTORY,
     KEYS,
+    Plan,
     Stash,
-    day_of,
-    lookup,
+    bucketed,
+    days_since,
+    epoch_day,
     no_stash,
-    running_totals,
-    whole_days,
-    window_count,
+    on_grid,
+    over_windows,
 )
 
-ALL = "all"  # the running total of every event, whatever its type
-COUNTED = sorted({f for f, _ in EVENT_COUNTS if f} | {f for f in EVENT_RECENCY if f} | {"review", "referral"})
+ALL = "all"  # every event, whatever its type
+COUNTED = sorted({f for f, _ in EVENT_COUNTS if f} | {"review", "referral"})
+Agg = Callable[[Table], ibis.Value]
 
 
-def _daily(events: Table) -> Table:
-    value = events.value.cast("float64") if "value" in events.columns else ibis.null("float64")
-    ev = events.mutate(day=day_of(events.ts), value=value)
-    is_review = ev.event_type == "review"
-    return ev.group_by(["customer_id", "day"]).aggregate(
-        **{f"n_{ALL}": ev.ts.count()},
-        **{f"n_{f}": ev.ts.count(where=ev.event_type == f) for f in COUNTED},
-        review_sum=ev.value.sum(where=is_review).fill_null(0),
-        review_n=ev.value.count(where=is_review),
-    )
-
-
-def _wanted() -> dict[str, list[int]]:
-    wanted: dict[str, set[int]] = {"active": {0, 30, 90}, "review_sum": {0, 365}, "review_n": {0, 365}}
-    for fam, windows in EVENT_COUNTS:
-        wanted.setdefault(f"n_{fam or ALL}", {0}).update(windows)
-    for fam in ("review", "referral"):
-        wanted.setdefault(f"n_{fam}", {0}).add(365)
-    wanted |= {f"last_{fam or ALL}": {0} for fam in EVENT_RECENCY}
-    return {k: sorted(v) for k, v in wanted.items()}
-
-
-def _event_lookup(grid: Table, events: Table, stash: Stash) -> Table:
-    daily = _daily(events)
-    counts = {c: daily[c] for c in daily.columns if c.startswith(("n_", "review_"))}
-    counts["active"] = ibis.literal(1)
-    no_day = ibis.null(daily.day.type())
-    carry = {
-        f"last_{fam or ALL}": (daily[f"n_{fam or ALL}"] > 0).ifelse(daily.day, no_day)
-        for fam in EVENT_RECENCY
+def _per_bucket(j: Table) -> dict[str, ibis.Value]:
+    is_review = j.event_type == "review"
+    return {
+        f"n_{ALL}": j.ts.count(),
+        **{f"n_{f}": j.ts.count(where=j.event_type == f) for f in COUNTED},
+        "active": j.day.nunique(),
+        **{
+            f"last_{f or ALL}": j.day.max(where=j.event_type == f) if f else j.day.max()
+            for f in EVENT_RECENCY
+        },
+        "review_sum": j.value.sum(where=is_review),
+        "review_n": j.value.count(where=is_review),
     }
-    totals = stash(running_totals(daily, "day", counts, carry), "event_totals")
-    return lookup(grid, totals, "day", _wanted())
+
+
+def _summed(column: str) -> Agg:
+    return lambda j: j[column].sum()
+
+
+def _columns() -> dict[int, dict[str, Agg]]:
+    cols: dict[int, dict[str, Agg]] = {}
+    for fam, windows in EVENT_COUNTS:
+        for w in windows:
+            cols.setdefault(w, {})[count_name(fam, w)] = _summed(f"n_{fam or ALL}")
+    for w in (30, 90):
+        cols[w][f"active_days_{w}d"] = _summed("active")
+    cols.setdefault(365, {}).update(
+        reviews_365d=_summed("n_review"),
+        referrals_365d=_summed("n_referral"),
+        review_sum_365=_summed("review_sum"),
+        review_n_365=_summed("review_n"),
+    )
+    cols[ALL_HISTORY] = {
+        f"last_{f or ALL}": (lambda c: lambda j: j[c].max())(f"last_{f or ALL}") for f in EVENT_RECENCY
+    }
+    return cols
 
 
 def _event_features(agg: Table) -> dict[str, ibis.Value]:
-    out = {count_name(f, w): window_count(agg, f"n_{f or ALL}", w) for f, ws in EVENT_COUNTS for w in ws}
-    out |= {recency_name(f): whole_days(agg.as_of, agg[f"last_{f or ALL}_0"]) for f in EVENT_RECENCY}
-    reviews = window_count(agg, "review_n", 365)
+    out = {count_name(f, w): agg[count_name(f, w)] for f, ws in EVENT_COUNTS for w in ws}
+    out |= {recency_name(f): days_since(agg.as_of_day, agg[f"last_{f or ALL}"]) for f in EVENT_RECENCY}
     out |= {
-        "active_days_30d": window_count(agg, "active", 30),
-        "active_days_90d": window_count(agg, "active", 90),
+        "active_days_30d": agg.active_days_30d,
+        "active_days_90d": agg.active_days_90d,
         "event_trend": (out["events_30d"] + 1) / ((out["events_90d"] - out["events_30d"]) / 2.0 + 1),
         "email_click_rate_90d": out["email_click_90d"] / out["email_open_90d"].nullif(0),
-        "reviews_365d": window_count(agg, "n_review", 365),
-        "avg_review_365d": window_count(agg, "review_sum", 365) / reviews.nullif(0),
-        "referrals_365d": window_count(agg, "n_referral", 365),
+        "reviews_365d": agg.reviews_365d,
+        "avg_review_365d": agg.review_sum_365 / agg.review_n_365.nullif(0),
+        "referrals_365d": agg.referrals_365d,
     }
     return out
 
@@ -85,12 +105,20 @@ def _stage_history(stages: Table) -> Table:
     return runs.select(
         *KEYS,
         current_stage=runs.stage,
-        days_in_stage=whole_days(runs.as_of, runs.run_start),
+        days_in_stage=days_since(epoch_day(runs.as_of), epoch_day(runs.run_start)),
         stage_changes=runs.stage_changes.cast("float64"),
     )
 
 
-def behavioural_features(grid: Table, events: Table, stages: Table, stash: Stash = no_stash) -> Table:
-    """All behavioural features per (customer_id, as_of) of the grid."""
-    agg = _event_lookup(grid, events, stash)
+def behavioural_features(
+    grid: Table, dates: Sequence[pd.Timestamp], events: Table, stages: Table, stash: Stash = no_stash
+) -> Table:
+    """All behavioural features per (customer_id, as_of) of the grid (as-of values = dates)."""
+    value = events.value.cast("float64") if "value" in events.columns else ibis.null("float64")
+    ev = events.mutate(day=epoch_day(events.ts), value=value)
+    plan = Plan.of(dates, [w for w in _columns() if w != ALL_HISTORY])
+    buckets = stash(bucketed(ev, plan, _per_bucket), "event_buckets")
+    cols = _columns()
+    zero = [name for w, named in cols.items() if w != ALL_HISTORY for name in named]
+    agg = on_grid(grid, over_windows(buckets, plan, cols), zero=zero)
     return agg.select(*KEYS, **_event_features(agg)).join(_stage_history(stages), KEYS)

@@ -16,12 +16,12 @@ from ibis.expr.types import Table
 from features.behavioural import behavioural_features
 from features.catalog import FAMILIES, Family, catalog
 from features.config import Settings
-from features.cumulative import Stash
 from features.demographic import demographic_features
 from features.snapshots import snapshot_dates
 from features.stages import known_grid, stage_at
 from features.tables import SourceTables, connect, open_tables, snapshot_table
 from features.transactional import transactional_features
+from features.windows import Stash
 
 log = logging.getLogger(__name__)
 TIMESTAMP = "event_timestamp"
@@ -85,11 +85,11 @@ def parquet_stash(con: ibis.BaseBackend, folder: Path) -> Stash:
 
 
 def _family_exprs(
-    src: SourceTables, grid: Table, stages: Table, settings: Settings, stash: Stash
+    src: SourceTables, grid: Table, dates: list[pd.Timestamp], stages: Table, settings: Settings, stash: Stash
 ) -> dict[Family, Table]:
     return {
-        "behavioural": behavioural_features(grid, src.events, stages, stash),
-        "transactional": transactional_features(grid, src.orders, src.transactions, stash),
+        "behavioural": behavioural_features(grid, dates, src.events, stages, stash),
+        "transactional": transactional_features(grid, dates, src.orders, src.transactions, stash),
         "demographic": demographic_features(grid, src.customers, settings.demographics),
     }
 
@@ -110,10 +110,10 @@ def build_features(
     scratch = out_dir / "_scratch"
     stash = parquet_stash(con, scratch)
     on_step("stages")
-    _write(con, stage_at(grid, src.orders, src.events, settings.stages, stash), stages_path(out_dir))
+    _write(con, stage_at(grid, snaps, src.orders, src.events, settings.stages, stash), stages_path(out_dir))
     stages = con.read_parquet(stages_path(out_dir), table_name="stages")
     names = catalog(settings.demographics)
-    for family, expr in _family_exprs(src, grid, stages, settings, stash).items():
+    for family, expr in _family_exprs(src, grid, snaps, stages, settings, stash).items():
         on_step(family)
         typed = {
             f.name: expr[f.name].cast("string" if f.kind == "categorical" else "float64")

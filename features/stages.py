@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import ibis
+import pandas as pd
 from ibis.expr.types import Table
 
 from features.config import StageRules
-from features.cumulative import KEYS, Stash, day_of, lookup, no_stash, running_totals, window_count
+from features.windows import (
+    ALL_HISTORY,
+    KEYS,
+    Plan,
+    Stash,
+    bucketed,
+    epoch_day,
+    no_stash,
+    on_grid,
+    over_windows,
+)
 
 
 def known_grid(customers: Table, as_of: Table) -> Table:
@@ -14,45 +27,55 @@ def known_grid(customers: Table, as_of: Table) -> Table:
     return customers.join(as_of, customers.created_at < as_of.as_of).select("customer_id", "as_of")
 
 
-def _value_column(events: Table) -> ibis.Value:
+def _event_value(events: Table) -> ibis.Value:
     return events.value.cast("float64") if "value" in events.columns else ibis.null("float64")
 
 
-def _signal_facts(grid: Table, events: Table, rules: StageRules, stash: Stash) -> Table:
-    ev = events.mutate(day=day_of(events.ts), value=_value_column(events))
-    is_advocacy = ev.event_type.isin(list(rules.advocacy_events)) | (
-        (ev.event_type == "review") & (ev.value >= rules.advocacy_min_review)
-    )
-    daily = ev.group_by(["customer_id", "day"]).aggregate(
-        adv=ev.ts.count(where=is_advocacy),
-        cons=ev.ts.count(where=ev.event_type.isin(list(rules.consideration_events))),
-    )
-    totals = stash(running_totals(daily, "day", {"adv": daily.adv, "cons": daily.cons}), "stage_signals")
-    wanted = {"adv": [0, rules.advocacy_signal_days], "cons": [0, rules.consideration_days]}
-    agg = lookup(grid, totals, "day", wanted)
-    return agg.select(
-        *KEYS,
-        n_advocacy=window_count(agg, "adv", rules.advocacy_signal_days),
-        n_consideration=window_count(agg, "cons", rules.consideration_days),
-    )
+def _signal_parts(events: Table, plan: Plan, rules: StageRules, stash: Stash) -> list[Table]:
+    ev = events.mutate(day=epoch_day(events.ts), value=_event_value(events))
+
+    def per_bucket(j: Table) -> dict[str, ibis.Value]:
+        review = (j.event_type == "review") & (j.value >= rules.advocacy_min_review)
+        advocacy = j.event_type.isin(list(rules.advocacy_events)) | review
+        return {
+            "adv": j.ts.count(where=advocacy),
+            "cons": j.ts.count(where=j.event_type.isin(list(rules.consideration_events))),
+        }
+
+    buckets = stash(bucketed(ev, plan, per_bucket), "stage_events")
+    columns: dict[int, dict] = {}
+    columns.setdefault(rules.advocacy_signal_days, {})["n_advocacy"] = lambda j: j.adv.sum()
+    columns.setdefault(rules.consideration_days, {})["n_consideration"] = lambda j: j.cons.sum()
+    return over_windows(buckets, plan, columns)
 
 
-def _purchase_facts(grid: Table, orders: Table, rules: StageRules, stash: Stash) -> Table:
-    totals = stash(running_totals(orders, "ts", {"n": ibis.literal(1)}, {"last": orders.ts}), "stage_orders")
-    agg = lookup(grid, totals, "ts", {"n": [0, rules.loyal_window_days], "last": [0]})
-    return agg.select(
-        *KEYS,
-        n_orders=agg.n_0.fill_null(0),
-        n_loyal=window_count(agg, "n", rules.loyal_window_days),
-        last_order=agg.last_0,
-    )
+def _purchase_parts(orders: Table, plan: Plan, rules: StageRules, stash: Stash) -> list[Table]:
+    o = orders.mutate(day=epoch_day(orders.ts))
+    buckets = stash(bucketed(o, plan, lambda j: {"n": j.ts.count(), "last": j.day.max()}), "stage_orders")
+    columns = {
+        ALL_HISTORY: {"n_orders": lambda j: j.n.sum(), "last_order": lambda j: j.last.max()},
+        rules.loyal_window_days: {"n_loyal": lambda j: j.n.sum()},
+    }
+    return over_windows(buckets, plan, columns)
 
 
-def stage_at(grid: Table, orders: Table, events: Table, rules: StageRules, stash: Stash = no_stash) -> Table:
-    """Add a `stage` column to a (customer_id, as_of) grid, using only data strictly before as_of."""
-    purchases = _purchase_facts(grid, orders, rules, stash)
-    facts = purchases.join(_signal_facts(grid, events, rules, stash), KEYS)
-    churned = facts.last_order < facts.as_of - ibis.interval(days=rules.churn_definition_days)
+def stage_at(
+    grid: Table,
+    dates: Sequence[pd.Timestamp],
+    orders: Table,
+    events: Table,
+    rules: StageRules,
+    stash: Stash = no_stash,
+) -> Table:
+    """Add a `stage` column to a (customer_id, as_of) grid whose as-of values are `dates` (midnights).
+
+    Only data strictly before as_of is used.
+    """
+    windows = [rules.consideration_days, rules.advocacy_signal_days, rules.loyal_window_days]
+    plan = Plan.of(dates, windows)
+    parts = [*_purchase_parts(orders, plan, rules, stash), *_signal_parts(events, plan, rules, stash)]
+    facts = on_grid(grid, parts, zero=["n_orders", "n_loyal", "n_advocacy", "n_consideration"])
+    churned = facts.last_order < facts.as_of_day - rules.churn_definition_days
     stage = ibis.cases(
         ((facts.n_orders == 0) & (facts.n_consideration > 0), "consideration"),
         (facts.n_orders == 0, "awareness"),

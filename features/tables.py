@@ -30,8 +30,10 @@ class SourceTables:
 
 
 def connect() -> ibis.BaseBackend:
-    """A fresh in-process DuckDB connection (the embedded default engine)."""
-    return ibis.duckdb.connect()
+    """A fresh in-process DuckDB connection (the embedded default engine), calendar in UTC."""
+    con = ibis.duckdb.connect()
+    con.raw_sql("SET TimeZone = 'UTC'")  # day boundaries are UTC whatever the machine's zone
+    return con
 
 
 def open_tables(con: ibis.BaseBackend, data_dir: Path) -> SourceTables:

@@ -1,86 +1,144 @@
-"""Transactional features in Ibis: recency, frequency, monetary value, rhythm, refunds."""
+"""Transactional features in Ibis: recency, frequency, monetary value, rhythm, refunds.
+
+Definitions at a snapshot s from transaction lines with ts < s. An order is the positive lines of
+one customer at one timestamp, amounts summed:
+- `purchases_<w>d`, `purchases_total`: orders in the last w days / before s.
+- `days_since_last_purchase`, `days_since_first_purchase`: whole days back to the newest/oldest order.
+- `spend_90d`, `spend_365d`, `spend_total` (0 when none); `avg_order_value` = spend / orders.
+- `gap_mean_days`, `gap_std_days` (sample, >= 3 orders): gaps between consecutive orders in days.
+- `overdue_ratio` = days_since_last_purchase / gap_mean_days.
+- `spend_trend` = (spend_90d + 1) / (spend in [s-180d, s-90d) + 1).
+- `refunds_365d`: negative lines in the last year; `refund_rate_365d` = refunds / purchases_365d.
+- `discount_share_365d` = discount / (amount + discount) over positive lines in the last year.
+- `categories_365d`: distinct categories of positive lines in the last year.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import ibis
+import pandas as pd
 from ibis.expr.types import Table
 
-from features.catalog import LOOKBACK_DAYS, PURCHASE_WINDOWS
-from features.cumulative import KEYS, Stash, lookup, no_stash, running_totals, whole_days, window_count
+from features.catalog import PURCHASE_WINDOWS
+from features.windows import (
+    ALL_HISTORY,
+    KEYS,
+    Plan,
+    Stash,
+    bucketed,
+    days_since,
+    epoch_day,
+    no_stash,
+    on_grid,
+    over_windows,
+)
+
+WINDOWS = [30, 90, 180, 365]
 
 
-def _order_totals(orders: Table) -> Table:
+def _order_buckets(orders: Table, plan: Plan, stash: Stash) -> Table:
     w = ibis.window(group_by="customer_id", order_by="ts")
     gap = (orders.ts.epoch_seconds() - orders.ts.lag().over(w).epoch_seconds()) / 86400.0
-    o = orders.mutate(gap=gap, first=orders.ts.min().over(ibis.window(group_by="customer_id")))
-    counts = {
-        "n": ibis.literal(1),
-        "spend": o.amount,
-        "gap_sum": o.gap.fill_null(0),
-        "gap_sq": (o.gap * o.gap).fill_null(0),
+    o = orders.mutate(gap=gap, day=epoch_day(orders.ts), pos=ibis.row_number().over(w))
+    # Variances from running sums cancel badly when gaps are nearly equal; shifting every gap by
+    # the customer's first gap (known whenever a standard deviation is defined) keeps them exact.
+    first_gap = (
+        (o.pos == 1).ifelse(o.gap, ibis.null("float64")).max().over(ibis.window(group_by="customer_id"))
+    )
+    o = o.mutate(dev=o.gap - first_gap)
+    per_bucket = {
+        "n": lambda j: j.ts.count(),
+        "spend": lambda j: j.amount.sum(),
+        "gap_sum": lambda j: j.gap.sum(),
+        "dev_sum": lambda j: j.dev.sum(),
+        "dev_sq": lambda j: (j.dev * j.dev).sum(),
+        "gap_n": lambda j: j.gap.count(),
+        "last": lambda j: j.day.max(),
+        "first": lambda j: j.day.min(),
     }
-    # `first` is the customer's first order overall; it is read only when an order exists before
-    # the snapshot, and then the first order is before the snapshot too.
-    return running_totals(o, "ts", counts, {"last": o.ts, "first": o.first})
+    return stash(bucketed(o, plan, lambda j: {k: f(j) for k, f in per_bucket.items()}), "order_buckets")
 
 
-def _order_features(grid: Table, orders: Table, stash: Stash) -> Table:
-    wanted = {"n": [0, *PURCHASE_WINDOWS], "spend": [0, 90, 180, 365], "gap_sum": [0], "gap_sq": [0]}
-    totals = stash(_order_totals(orders), "order_totals")
-    agg = lookup(grid, totals, "ts", wanted | {"last": [0], "first": [0]})
-    n = agg.n_0.fill_null(0)
-    gaps = n - 1
-    gap_mean = (gaps >= 1).ifelse(agg.gap_sum_0 / gaps, ibis.null("float64"))
-    variance = (agg.gap_sq_0 - agg.gap_sum_0 * agg.gap_sum_0 / gaps) / (gaps - 1)
-    since_last = whole_days(agg.as_of, agg.last_0)
-    spend_90 = window_count(agg, "spend", 90)
-    spend_prev_90 = agg.spend_90.fill_null(0) - agg.spend_180.fill_null(0)
-    return agg.select(
-        *KEYS,
-        **{f"purchases_{w}d": window_count(agg, "n", w) for w in PURCHASE_WINDOWS},
-        purchases_total=n,
-        days_since_last_purchase=since_last,
-        days_since_first_purchase=whole_days(agg.as_of, agg.first_0),
-        spend_90d=spend_90,
-        spend_365d=window_count(agg, "spend", 365),
-        spend_total=agg.spend_0.fill_null(0),
-        avg_order_value=agg.spend_0 / n.nullif(0),
-        gap_mean_days=gap_mean,
-        gap_std_days=(gaps >= 2).ifelse(ibis.greatest(variance, 0).sqrt(), ibis.null("float64")),
-        overdue_ratio=since_last / gap_mean.nullif(0),
-        spend_trend=(spend_90 + 1) / (spend_prev_90 + 1),
-    )
+def _order_parts(orders: Table, plan: Plan, stash: Stash) -> list[Table]:
+    b = _order_buckets(orders, plan, stash)
+    total = {
+        name: (lambda c: lambda j: j[c].sum())(name)
+        for name in ("n", "spend", "gap_sum", "dev_sum", "dev_sq", "gap_n")
+    }
+    columns = {
+        ALL_HISTORY: {**total, "last": lambda j: j["last"].max(), "first": lambda j: j["first"].min()},
+        30: {"purchases_30d": lambda j: j.n.sum()},
+        90: {"purchases_90d": lambda j: j.n.sum(), "spend_90d": lambda j: j.spend.sum()},
+        180: {"spend_180d": lambda j: j.spend.sum()},
+        365: {"purchases_365d": lambda j: j.n.sum(), "spend_365d": lambda j: j.spend.sum()},
+    }
+    return over_windows(b, plan, columns)
 
 
-def _line_features(grid: Table, lines: Table) -> Table:
-    cols = lines.columns
-    t = lines.select(
-        "customer_id",
-        "ts",
-        "amount",
-        discount=lines.discount.cast("float64").fill_null(0) if "discount" in cols else ibis.null("float64"),
-        category=lines.category.cast("string") if "category" in cols else ibis.null("string"),
-    )
-    j = grid.join(
-        t,
-        [
-            grid.customer_id == t.customer_id,
-            t.ts < grid.as_of,  # leakage guard
-            t.ts >= grid.as_of - ibis.interval(days=LOOKBACK_DAYS),
-        ],
-        how="left",
-    )
+def _summed(column: str) -> Callable[[Table], ibis.Value]:
+    return lambda j: j[column].sum()
+
+
+def _line_aggs(j: Table) -> dict[str, ibis.Value]:
     sale = j.amount > 0
-    discount = j.discount.sum(where=sale)
-    categories = j.category.nunique(where=sale) if "category" in cols else ibis.null("int64")
-    return j.group_by(KEYS).aggregate(
-        refunds_365d=j.ts.count(where=j.amount < 0),
-        discount_share_365d=discount / (j.amount.sum(where=sale) + discount).nullif(0),
-        categories_365d=categories,
-    )
+    return {
+        "refunds": j.ts.count(where=j.amount < 0),
+        "sales": j.amount.sum(where=sale),
+        "discount": j.discount.sum(where=sale),
+    }
 
 
-def transactional_features(grid: Table, orders: Table, lines: Table, stash: Stash = no_stash) -> Table:
-    """All transactional features per (customer_id, as_of) of the grid."""
-    out = _order_features(grid, orders, stash).join(_line_features(grid, lines), KEYS)
-    return out.mutate(refund_rate_365d=out.refunds_365d / out.purchases_365d.nullif(0))
+def _line_parts(lines: Table, plan: Plan, stash: Stash) -> list[Table]:
+    cols = lines.columns
+    discount = lines.discount.cast("float64").fill_null(0) if "discount" in cols else ibis.null("float64")
+    t = lines.mutate(day=epoch_day(lines.ts), discount=discount)
+    b = stash(bucketed(t, plan, _line_aggs), "line_buckets")
+    parts = over_windows(b, plan, {365: {k: _summed(k) for k in ("refunds", "sales", "discount")}})
+    if "category" in cols:
+        sales = t.filter(t.amount > 0).select("customer_id", "day", category=t.category.cast("string"))
+        cats = sales.join(plan.day_buckets(), "day").select("customer_id", "bucket", "category").distinct()
+        parts += over_windows(cats, plan, {365: {"categories_365d": lambda j: j.category.nunique()}})
+    return parts
+
+
+def _features(a: Table, has_categories: bool) -> dict[str, ibis.Value]:
+    gaps = a.gap_n
+    gap_mean = (gaps >= 1).ifelse(a.gap_sum / gaps, ibis.null("float64"))
+    variance = (a.dev_sq - a.dev_sum * a.dev_sum / gaps) / (gaps - 1)
+    since_last = days_since(a.as_of_day, a["last"])
+    return {
+        **{f"purchases_{w}d": a[f"purchases_{w}d"] for w in PURCHASE_WINDOWS},
+        "purchases_total": a.n,
+        "days_since_last_purchase": since_last,
+        "days_since_first_purchase": days_since(a.as_of_day, a["first"]),
+        "spend_90d": a.spend_90d,
+        "spend_365d": a.spend_365d,
+        "spend_total": a.spend,
+        "avg_order_value": a.spend / a.n.nullif(0),
+        "gap_mean_days": gap_mean,
+        "gap_std_days": (gaps >= 2).ifelse(ibis.greatest(variance, 0).sqrt(), ibis.null("float64")),
+        "overdue_ratio": since_last / gap_mean.nullif(0),
+        "spend_trend": (a.spend_90d + 1) / (a.spend_180d - a.spend_90d + 1),
+        "refunds_365d": a.refunds,
+        "refund_rate_365d": a.refunds / a.purchases_365d.nullif(0),
+        "discount_share_365d": a.discount / (a.sales + a.discount).nullif(0),
+        "categories_365d": a.categories_365d.fill_null(0) if has_categories else ibis.null("float64"),
+    }
+
+
+def transactional_features(
+    grid: Table,
+    dates: Sequence[pd.Timestamp],
+    orders: Table,
+    lines: Table,
+    stash: Stash = no_stash,
+) -> Table:
+    """All transactional features per (customer_id, as_of) of the grid (as-of values = dates)."""
+    plan = Plan.of(dates, WINDOWS)
+    parts = [*_order_parts(orders, plan, stash), *_line_parts(lines, plan, stash)]
+    zero = ["n", "spend", "gap_n", "spend_90d", "spend_180d", "spend_365d", "refunds"]
+    zero += [f"purchases_{w}d" for w in PURCHASE_WINDOWS]
+    a = on_grid(grid, parts, zero=zero)
+    return a.select(*KEYS, **_features(a, "category" in lines.columns))

@@ -178,6 +178,18 @@ def features_materialize() -> None:
         console.print(f"  online store holds features as of {newest}")
 
 
+@features_app.command("docs")
+def features_docs(out: Path = Path("docs/features.md")) -> None:
+    """Write the feature catalog (name, family, window, meaning) as Markdown.
+
+    Example: journey features docs --out docs/features.md
+    """
+    from pipelines.catalog_doc import catalog_markdown
+
+    out.write_text(catalog_markdown(state.settings.demographics))
+    console.print(f"wrote {out}")
+
+
 @app.command()
 def train(task: Annotated[str, typer.Argument(help="churn or stage")]) -> None:
     """Train a model on Feast training sets, evaluate out of time, register it as champion in MLflow.

@@ -39,5 +39,6 @@ def stage_labels(src: SourceTables, cutoffs: list[pd.Timestamp], settings: Setti
     horizon = ibis.interval(days=settings.labels.stage_horizon_days)
     grid = known_grid(src.customers, snapshot_table(cutoffs, "as_of"))
     later = grid.select("customer_id", as_of=grid.as_of + horizon)
-    staged = stage_at(later, src.orders, src.events, settings.stages)
+    dates = [t + pd.Timedelta(days=settings.labels.stage_horizon_days) for t in cutoffs]
+    staged = stage_at(later, dates, src.orders, src.events, settings.stages)
     return staged.select("customer_id", as_of=staged.as_of - horizon, next_stage=staged.stage)

@@ -26,7 +26,7 @@ def frame(rows: list[tuple], columns: list[str]) -> ibis.Table:
 
 def stages_of(customers, orders, events, rules=StageRules()) -> dict[str, str]:
     grid = known_grid(customers, snapshot_table([AS_OF], "as_of"))
-    out = stage_at(grid, orders, events, rules).execute()
+    out = stage_at(grid, [AS_OF], orders, events, rules).execute()
     return dict(zip(out.customer_id, out.stage, strict=True))
 
 

@@ -15,6 +15,7 @@ COMMANDS = [
     ["generate"],
     ["validate"],
     ["features", "build"],
+    ["features", "docs"],
     ["features", "materialize"],
     ["train"],
     ["score"],
@@ -83,3 +84,14 @@ def test_score_and_targets_write_ranked_outputs(trained):
     assert table["expected_value_at_risk"].is_monotonic_decreasing
     assert {"current_stage", "next_stage", "reason_1", "recommended_action"} <= set(table.columns)
     assert table["expected_value_at_risk"].iloc[0] >= scores["expected_value_at_risk"].max() - 0.01
+
+
+def test_feature_catalog_doc_is_generated_and_current(tmp_path: Path):
+    from features.config import load_settings
+    from pipelines.catalog_doc import catalog_markdown
+
+    repo = Path(__file__).resolve().parents[2]
+    settings = load_settings(repo / "configs" / "journey.yaml")
+    committed = (repo / "docs" / "features.md").read_text()
+    assert committed == catalog_markdown(settings.demographics), "run `journey features docs`"
+    assert committed.count("\n| `") >= 60

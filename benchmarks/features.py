@@ -1,0 +1,194 @@
+"""Feature-pipeline benchmark: Ibis/DuckDB vs the pandas oracle; Feast retrieval vs a direct ASOF join.
+
+One run prepares one dataset (default 100k customers, ~10M events, ~1M transactions, the newest
+12 monthly snapshots), then runs each contender in its own process so that peak memory (max RSS)
+belongs to that contender alone. Reproduce with `python -m benchmarks.features` (or `make bench`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results" / "features.json"
+SNAPSHOTS = 12
+# On the generator's two years, starting the grid 396 days in leaves exactly 12 monthly snapshots.
+MIN_HISTORY_DAYS = 396
+
+
+def settings_for(folder: Path) -> Any:
+    from features.config import Snapshots, load_settings
+
+    base = load_settings(REPO / "configs" / "journey.yaml").with_paths(workdir=folder / "work")
+    return base.model_copy(update={"snapshots": Snapshots(min_history_days=MIN_HISTORY_DAYS)})
+
+
+def prepare(folder: Path, customers: int, seed: int) -> dict[str, Any]:
+    """Generate and validate the dataset once; the contenders read the clean Parquet tables."""
+    from features.io import write_tables
+    from features.synthetic import generate_tables
+    from features.validate import validate_tables
+
+    tables = generate_tables(customers, seed)
+    clean, _ = validate_tables(
+        {k: v for k, v in tables.items() if k != "truth"}, demographics=settings_for(folder).demographics
+    )
+    write_tables(clean, folder / "clean")
+    return {
+        "customers": customers,
+        "events": len(clean["events"]),
+        "transactions": len(clean["transactions"]),
+    }
+
+
+def run_ibis(folder: Path) -> dict[str, Any]:
+    from features.build import build_features, feature_path
+
+    settings = settings_for(folder)
+    manifest = build_features(folder / "clean", settings)
+    rows = len(pd.read_parquet(feature_path(settings.paths.features, "demographic"), columns=["customer_id"]))
+    return {"snapshots": len(manifest.snapshots), "rows": rows}
+
+
+def run_oracle(folder: Path) -> dict[str, Any]:
+    sys.path.insert(0, str(REPO / "tests"))
+    from oracle import oracle_features  # type: ignore[import-not-found]
+
+    from features.build import read_manifest
+    from features.io import read_raw_tables
+
+    settings = settings_for(folder)
+    snapshots = read_manifest(settings.paths.features).snapshots  # the grid the Ibis run used
+    tables = read_raw_tables(folder / "clean")
+    out = oracle_features(tables, snapshots, settings.demographics, settings.stages)
+    return {"snapshots": len(snapshots), "rows": len(out["demographic"])}
+
+
+def entity_rows(folder: Path) -> pd.DataFrame:
+    from features.build import TIMESTAMP, feature_path
+
+    settings = settings_for(folder)
+    frame = pd.read_parquet(
+        feature_path(settings.paths.features, "demographic"), columns=["customer_id", TIMESTAMP]
+    )
+    return frame.sample(frac=1.0, random_state=0, ignore_index=True)
+
+
+def run_feast(folder: Path) -> dict[str, Any]:
+    from features.store import apply_definitions, open_store
+
+    settings = settings_for(folder)
+    store = open_store(settings)
+    apply_definitions(store, settings)
+    entities = entity_rows(folder)
+    start = time.perf_counter()
+    frame = store.get_historical_features(
+        entity_df=entities, features=store.get_feature_service("churn_v1")
+    ).to_df()
+    return {"rows": len(frame), "columns": frame.shape[1], "retrieval_s": time.perf_counter() - start}
+
+
+def run_asof(folder: Path) -> dict[str, Any]:
+    """The same point-in-time join written directly in DuckDB: three ASOF LEFT JOINs with the TTL."""
+    import duckdb
+    import pyarrow.parquet as pq
+
+    from features.build import feature_path
+
+    settings = settings_for(folder)
+    entities = entity_rows(folder)
+    con = duckdb.connect()
+    con.register("entities", entities)
+    sql = "SELECT e.*"
+    joins = ""
+    ttl = settings.feast.ttl_days
+    for i, fam in enumerate(("behavioural", "transactional", "demographic")):
+        path = feature_path(settings.paths.features, fam)
+        feats = [c for c in pq.read_schema(path).names if c not in ("customer_id", "event_timestamp")]
+        fresh = f"f{i}.event_timestamp > e.event_timestamp - INTERVAL {ttl} DAY"  # Feast's TTL rule
+        sql += "".join(f", CASE WHEN {fresh} THEN f{i}.{c} END AS {c}" for c in feats)
+        joins += (
+            f" ASOF LEFT JOIN read_parquet('{path}') f{i} ON e.customer_id = f{i}.customer_id"
+            f" AND e.event_timestamp >= f{i}.event_timestamp"
+        )
+    start = time.perf_counter()
+    frame = con.execute(sql + " FROM entities e" + joins).df()
+    return {"rows": len(frame), "columns": frame.shape[1], "retrieval_s": time.perf_counter() - start}
+
+
+PARTS = {"ibis": run_ibis, "oracle": run_oracle, "feast": run_feast, "asof": run_asof}
+
+
+def child(part: str, folder: Path) -> None:
+    """Run one contender and print its wall time and peak memory as JSON."""
+    start = time.perf_counter()
+    result = PARTS[part](folder)
+    result["wall_s"] = time.perf_counter() - start
+    result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result))
+
+
+def measure(part: str, folder: Path, timeout_s: float) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "benchmarks.features", "--child", part, "--folder", str(folder)]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, cwd=REPO)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout_s:.0f} s"}
+    if done.returncode != 0:
+        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr else f"exit {done.returncode}"}
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def report(result: dict[str, Any]) -> str:
+    parts = result["parts"]
+    lines = [f"dataset: {result['dataset']}"]
+    for name, r in parts.items():
+        shown = ", ".join(f"{k} {v:,.1f}" if isinstance(v, float) else f"{k} {v}" for k, v in r.items())
+        lines.append(f"  {name:<7} {shown}")
+    for label, a, b, key in (
+        ("oracle / ibis wall", "oracle", "ibis", "wall_s"),
+        ("feast / asof retrieval", "feast", "asof", "retrieval_s"),
+    ):
+        if key in parts.get(a, {}) and key in parts.get(b, {}):
+            lines.append(f"  {label}: {parts[a][key] / parts[b][key]:.2f}x")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--parts", default="ibis,oracle,feast,asof")
+    parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--child", choices=sorted(PARTS))
+    parser.add_argument("--folder", type=Path)
+    args = parser.parse_args(argv)
+    if args.child:
+        child(args.child, args.folder)
+        return
+    with tempfile.TemporaryDirectory(prefix="journey-bench-") as tmp:
+        folder = Path(tmp)
+        dataset = prepare(folder, args.customers, args.seed)
+        parts = {p: measure(p, folder, args.timeout) for p in args.parts.split(",")}
+    result = {
+        "dataset": dataset,
+        "parts": parts,
+        "command": "python -m benchmarks.features " + " ".join(argv or []),
+    }
+    print(report(result))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
