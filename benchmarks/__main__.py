@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from benchmarks import generate
+from benchmarks import features, generate
 
-BENCHMARKS = {"generate": generate.main}
+BENCHMARKS = {"generate": generate.main, "features": features.main}
 
 
 def main() -> None:

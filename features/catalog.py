@@ -14,7 +14,7 @@ from features.config import Demographic
 
 Family = Literal["behavioural", "transactional", "demographic"]
 FAMILIES: tuple[Family, ...] = ("behavioural", "transactional", "demographic")
-LOOKBACK_DAYS = 365  # behavioural and refund features look back one year
+LOOKBACK_DAYS = 365  # the longest rolling window; recencies and totals cover all history
 
 # (event family or None for all events, windows in days)
 EVENT_COUNTS: tuple[tuple[str | None, tuple[int, ...]], ...] = (
@@ -70,7 +70,7 @@ def behavioural_features() -> list[Feature]:
         for w in windows
     ]
     out += [
-        Feature(recency_name(fam), "behavioural", "365d", f"days since the last {_label(fam)} event")
+        Feature(recency_name(fam), "behavioural", "all", f"days since the last {_label(fam)} event")
         for fam in EVENT_RECENCY
     ]
     b: Family = "behavioural"

@@ -38,6 +38,10 @@ PROPERTY = settings(
 )
 
 
+def t(text: str) -> pd.Timestamp:
+    return pd.Timestamp(text, tz="UTC")
+
+
 def moments(start: pd.Timestamp, days: int) -> st.SearchStrategy[pd.Timestamp]:
     """Any second in [start, start + days], a midnight, or a time shared by many rows."""
     return st.one_of(
@@ -202,7 +206,3 @@ def test_future_order_at_the_snapshot_shows_up_one_snapshot_later():
     old_stage, new_stage = (f["stages"].set_index("as_of")["stage"] for f in (before, after))
     assert (old_stage[s], old_stage[later]) == ("purchase", "churned")
     assert (new_stage[s], new_stage[later]) == ("purchase", "retention")
-
-
-def t(text: str) -> pd.Timestamp:
-    return pd.Timestamp(text, tz="UTC")
