@@ -14,7 +14,6 @@ from features.config import Demographic
 
 Family = Literal["behavioural", "transactional", "demographic"]
 FAMILIES: tuple[Family, ...] = ("behavioural", "transactional", "demographic")
-LOOKBACK_DAYS = 365  # the longest rolling window; recencies and totals cover all history
 
 # (event family or None for all events, windows in days)
 EVENT_COUNTS: tuple[tuple[str | None, tuple[int, ...]], ...] = (

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,15 @@ _BOOL_WORDS = _TRUE_WORDS | {"false", "no", "0", "0.0"}
 _FLOAT_LIKE_ID = r"^(-?\d+)\.0*$"
 # Vocabulary columns compared case-insensitively against STAGES / EVENT_FAMILIES.
 _LOWERED = frozenset({"stage", "event_type"})
+# A time of day followed by an explicit zone ('Z', '+02:00', '-0500', ' UTC'): not wall-clock time.
+_EXPLICIT_ZONE = re.compile(r"\d:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[zZ]|[+-]\d{2}(?::?\d{2})?|UTC|GMT)\s*$")
+_EMPTY_DTYPES: dict[ColumnKind, str] = {
+    "id": "object",
+    "str": "object",
+    "timestamp": TS_DTYPE,
+    "float": "float64",
+    "bool": "bool",
+}
 
 
 class DataContractError(ValueError):
@@ -102,16 +112,20 @@ def validate_tables(
     as_of: pd.Timestamp | None = None,
     demographics: Sequence[Demographic] = (),
     sources: Mapping[str, str] | None = None,
+    optional: Collection[str] = (),
 ) -> tuple[dict[str, pd.DataFrame], ValidationReport]:
     """Check the contract tables and return them typed, cleaned and sorted, with a report.
 
     Contract breaches raise DataContractError listing every problem found; row-level problems a
     user would tolerate (missing ids, future rows, unknown customers) are dropped and counted.
+    Tables named in `optional` are declared absent by the source: they may be missing or empty
+    (a warning, not an error), and required ones among them come back as empty typed tables.
     """
     sources = dict(sources or {})
     report = ValidationReport(warnings=_unknown_table_warnings(tables))
-    present = _present_tables(tables, sources, report)
-    report.rows_in = {name: len(frame) for name, frame in present.items()}
+    present = _present_tables(tables, sources, report, _optional_tables(optional))
+    absent = [name for name in optional if name not in present and TABLES[name].must_exist]
+    report.rows_in = {name: len(present[name]) if name in present else 0 for name in [*present, *absent]}
     cleaned = _normalise_all(present, demographics, sources, report)
     cutoff = _as_utc(as_of)
     cleaned = _drop_future_activity(cleaned, cutoff, report)
@@ -121,10 +135,38 @@ def validate_tables(
     cleaned, positions = _drop_unknown_customers(cleaned, positions, report)
     if "events" in cleaned:
         cleaned["events"] = _map_event_types(cleaned["events"], report)
-    cleaned = _sort_all(cleaned, positions)
+    cleaned = _sort_all(cleaned, positions) | {name: empty_table(name) for name in absent}
     report.rows_out = {name: len(frame) for name, frame in cleaned.items()}
-    report.warnings += [f"table {n!r} has no rows left" for n, r in report.rows_out.items() if not r]
+    report.warnings += [
+        f"table {n!r} has no rows left" for n, r in report.rows_out.items() if not r and n not in absent
+    ]
     return cleaned, report
+
+
+def empty_table(name: str) -> pd.DataFrame:
+    """A contract table with its required columns in their normal dtypes and no rows."""
+    spec = TABLES[name]
+    return pd.DataFrame({c: pd.Series(dtype=_EMPTY_DTYPES[kind]) for c, kind in spec.required.items()})
+
+
+def parse_timestamps(values: pd.Series, timezone: str = "UTC") -> tuple[pd.Series, pd.Series]:
+    """UTC timestamps and a mask of present but unparseable values; naive ones are in `timezone`.
+
+    Text with an explicit zone ('Z', '+02:00') keeps it; numbers are refused (no unit to go by).
+    Wall-clock times a DST change makes ambiguous are read as standard time.
+    """
+    if _is_number(values):
+        return pd.Series(pd.NaT, index=values.index, dtype=TS_DTYPE), values.notna()
+    parsed, bad = _as_timestamps(values)
+    if timezone == "UTC" or isinstance(values.dtype, pd.DatetimeTZDtype):
+        return parsed, bad
+    naive = parsed.notna()
+    if not pd.api.types.is_datetime64_dtype(values.dtype):
+        naive &= ~values.astype(str).str.contains(_EXPLICIT_ZONE)
+    wall = parsed[naive].dt.tz_localize(None)
+    local = wall.dt.tz_localize(timezone, ambiguous=np.zeros(len(wall), bool), nonexistent="shift_forward")
+    parsed[naive] = local.dt.tz_convert("UTC").astype(TS_DTYPE)
+    return parsed, bad
 
 
 # --- tables and columns -------------------------------------------------------------------------
@@ -141,14 +183,26 @@ def _unknown_table_warnings(tables: Mapping[str, pd.DataFrame]) -> list[str]:
     return [f"ignoring table(s) not in the contract: {unknown}; known tables: {list(TABLES)}"]
 
 
+def _optional_tables(optional: Collection[str]) -> frozenset[str]:
+    unknown = sorted(set(optional) - set(TABLES) | set(optional) & {"customers"})
+    if unknown:
+        raise ValueError(f"optional tables must be contract tables other than 'customers': {unknown}")
+    return frozenset(optional)
+
+
 def _present_tables(
-    tables: Mapping[str, pd.DataFrame], sources: Mapping[str, str], report: ValidationReport
+    tables: Mapping[str, pd.DataFrame],
+    sources: Mapping[str, str],
+    report: ValidationReport,
+    optional: frozenset[str] = frozenset(),
 ) -> dict[str, pd.DataFrame]:
-    """The contract tables given; a missing or empty required table is an error."""
+    """The contract tables given; a missing or empty required table is an error unless optional."""
     problems, present = [], {}
     for name, spec in TABLES.items():
         frame, label = tables.get(name), _label(name, sources)
-        if frame is None:
+        if name in optional and (frame is None or (isinstance(frame, pd.DataFrame) and frame.empty)):
+            report.warnings.append(f"{label} is declared absent by the source: it stays empty")
+        elif frame is None:
             if spec.must_exist:
                 problems.append(f"required {label} is missing; tables given: {sorted(tables)}")
         elif not isinstance(frame, pd.DataFrame):

@@ -588,3 +588,51 @@ def test_contract_error_is_a_value_error_with_problems() -> None:
     assert isinstance(error, ValueError)
     assert error.problems == ("table 'x' is empty",)
     assert str(error) == "table 'x' is empty"
+
+
+# --- tables a source declares absent --------------------------------------------------------------
+
+
+def test_declared_absent_tables_become_empty_typed_tables_with_a_warning() -> None:
+    tables = _tables()
+    del tables["events"]
+    tables["transactions"] = tables["transactions"].iloc[:0]
+
+    cleaned, report = validate_tables(tables, optional=["events", "transactions", "campaigns"])
+
+    for name in ("events", "transactions"):
+        assert cleaned[name].empty
+        assert str(cleaned[name]["ts"].dtype) == UTC_US
+        assert any(f"table {name!r} is declared absent" in w for w in report.warnings)
+    assert list(cleaned["events"].columns) == ["customer_id", "ts", "event_type"]
+    assert report.rows_in["events"] == report.rows_out["events"] == 0
+    assert not any("no rows left" in w for w in report.warnings)
+    assert len(cleaned["campaigns"]) == 2  # optional but present: validated as usual
+
+
+def test_a_required_table_not_declared_absent_is_still_an_error() -> None:
+    tables = _tables()
+    del tables["events"]
+    assert "required table 'events'" in _error(tables, optional=["transactions"])
+
+
+def test_customers_cannot_be_optional() -> None:
+    with pytest.raises(ValueError, match="other than 'customers'"):
+        validate_tables(_tables(), optional=["customers"])
+
+
+def test_parse_timestamps_reads_naive_values_in_a_zone() -> None:
+    from features.validate import parse_timestamps
+
+    values = pd.Series(["2024-07-01 12:00", "2024-01-15 12:00:00", "2024-07-01T12:00:00Z", None, "soon"])
+    parsed, bad = parse_timestamps(values, "Europe/Berlin")
+    assert parsed.tolist()[:3] == [
+        pd.Timestamp("2024-07-01 10:00", tz="UTC"),
+        pd.Timestamp("2024-01-15 11:00", tz="UTC"),
+        pd.Timestamp("2024-07-01 12:00", tz="UTC"),
+    ]
+    assert bad.tolist() == [False, False, False, False, True]
+    ambiguous, _ = parse_timestamps(pd.Series(pd.to_datetime(["2024-10-27 02:30"])), "Europe/Berlin")
+    assert ambiguous.iloc[0] == pd.Timestamp("2024-10-27 01:30", tz="UTC")  # read as standard time
+    _, numbers = parse_timestamps(pd.Series([1_706_000_000]))
+    assert numbers.tolist() == [True]
