@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -38,3 +40,17 @@ def read_raw_tables(data_dir: Path) -> dict[str, pd.DataFrame]:
         elif spec.must_exist:
             raise FileNotFoundError(f"required table {name!r} not found: expected {path}")
     return tables
+
+
+DATASET_INFO = "dataset.json"
+
+
+def write_dataset_info(folder: Path, source: str, demographics: list[dict[str, str]]) -> None:
+    """Record which source the clean tables came from and its declared demographics."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / DATASET_INFO).write_text(json.dumps({"source": source, "demographics": demographics}, indent=2))
+
+
+def read_dataset_info(folder: Path) -> dict[str, Any] | None:
+    path = folder / DATASET_INFO
+    return dict(json.loads(path.read_text())) if path.is_file() else None

@@ -10,6 +10,7 @@ import pandas as pd
 from ibis.expr.types import Table
 
 from features.io import table_path
+from features.schema import TABLES
 
 
 @dataclass(frozen=True)
@@ -46,16 +47,39 @@ def open_tables(con: ibis.BaseBackend, data_dir: Path) -> SourceTables:
             f"validated tables {missing} not found in {data_dir}: run `journey validate` first"
         )
     tables = {
-        name: con.read_parquet(table_path(data_dir, name), table_name=f"src_{name}")
+        name: _typed(con.read_parquet(table_path(data_dir, name), table_name=f"src_{name}"), name)
         for name in ("customers", "events", "transactions")
     }
     span = _time_span(tables["events"], tables["transactions"])
     return SourceTables(**tables, start=span[0], end=data_end(span[1]))
 
 
+IBIS_TYPES = {
+    "id": "string",
+    "timestamp": "timestamp('UTC')",
+    "float": "float64",
+    "str": "string",
+    "bool": "boolean",
+}
+
+
+def _typed(table: Table, name: str) -> Table:
+    """Cast contract columns to their types: an empty table's Parquet columns may be untyped."""
+    spec = TABLES[name]
+    kinds = {**spec.required, **spec.optional}
+    return table.mutate(**{c: table[c].cast(IBIS_TYPES[k]) for c, k in kinds.items() if c in table.columns})
+
+
 def _time_span(events: Table, transactions: Table) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """First and last activity over both tables (an empty table, e.g. no events, is skipped)."""
     lows = [pd.Timestamp(t.ts.min().execute()) for t in (events, transactions)]
     highs = [pd.Timestamp(t.ts.max().execute()) for t in (events, transactions)]
+    lows, highs = [t for t in lows if not pd.isna(t)], [t for t in highs if not pd.isna(t)]
+    if not lows:
+        raise ValueError(
+            "no events and no transactions: features need activity over time (a single-snapshot "
+            "source such as Telco only supports its snapshot label; see docs/sources.md)"
+        )
     return min(lows).tz_convert("UTC"), max(highs).tz_convert("UTC")
 
 

@@ -37,12 +37,16 @@ ConfigOpt = Annotated[
 
 class State:
     config: Path = DEFAULT_CONFIG
+    verbose: bool = False
     _settings: Settings | None = None
 
     @property
     def settings(self) -> Settings:
+        """The loaded config, with the demographics of the dataset last validated."""
         if self._settings is None:
-            self._settings = load_settings(self.config)
+            from pipelines.steps import effective
+
+            self._settings = effective(load_settings(self.config))
         return self._settings
 
 
@@ -56,10 +60,12 @@ def main(
 ) -> None:
     """Global options."""
     state.config = config
+    state.verbose = verbose
     state._settings = None
     if not verbose:  # third-party deprecation chatter (ibis on DuckDB 2, MLflow on SQLAlchemy 2.1)
         warnings.filterwarnings("ignore", category=DeprecationWarning)
         warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", module="mlflow.store")
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -97,7 +103,9 @@ def friendly_errors() -> Iterator[None]:
 def step(title: str, fn: Callable[[], T]) -> T:
     """Run one step under a spinner and report its wall time."""
     start = time.perf_counter()
-    with console.status(f"{title} ..."):
+    with console.status(f"{title} ..."), warnings.catch_warnings():
+        if not state.verbose:  # libraries reset filters on import; silence their deprecations here
+            warnings.simplefilter("ignore", DeprecationWarning)
         result = fn()
     console.print(f"[green]✓[/] {title} [dim]({time.perf_counter() - start:.1f} s)[/]")
     return result
@@ -137,18 +145,41 @@ def validate(
         str | None,
         typer.Option(help="Rows after this time count as 'in the future' (default: now)."),
     ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(help="A mapping under configs/sources/ (or a YAML path) to read and report on."),
+    ] = None,
 ) -> None:
     """Check the input tables against the data contract; write clean tables and a JSON report.
 
-    Example: journey validate --as-of 2025-01-01
+    Example: journey validate --source online_retail
     """
     from pipelines.steps import validate_data
 
+    ref = pd.Timestamp(as_of, tz="UTC") if as_of else pd.Timestamp.now(tz="UTC")
+    if source:
+        _validate_source(source, ref)
+        return
     with friendly_errors():
-        ref = pd.Timestamp(as_of, tz="UTC") if as_of else pd.Timestamp.now(tz="UTC")
         report = step("validating input tables", lambda: validate_data(state.settings, ref))
         for line in report.summary_lines():
             console.print(f"  {line}")
+
+
+def _validate_source(source: str, ref: pd.Timestamp) -> None:
+    """The data usability report of a mapped source; exit code 1 when a problem blocks its use."""
+    from pipelines.sources import usability_path, validate_source
+
+    with friendly_errors():
+        configs = state.config.resolve().parent
+        report = step(
+            f"validating source {source}", lambda: validate_source(state.settings, source, ref, configs)
+        )
+        for line in report.lines():
+            console.print(f"  {line}")
+        console.print(f"  report: {usability_path(state.settings, report.source)}")
+    if report.blocking:
+        raise typer.Exit(code=1)
 
 
 @features_app.command("build")

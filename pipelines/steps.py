@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 
 from features.build import Manifest, build_features, read_manifest
-from features.config import Settings
-from features.io import read_raw_tables, write_tables
+from features.config import Demographic, Settings
+from features.io import read_dataset_info, read_raw_tables, write_dataset_info, write_tables
 from features.store import apply_definitions, materialize_newest, open_store
 from features.validate import ValidationReport, validate_tables
 
@@ -21,6 +21,15 @@ def clean_dir(settings: Settings) -> Path:
     return settings.paths.workdir / "clean"
 
 
+def effective(settings: Settings) -> Settings:
+    """Settings with the demographics of the source the clean tables came from (if validated)."""
+    info = read_dataset_info(clean_dir(settings))
+    if info is None:
+        return settings
+    declared = tuple(Demographic.model_validate(d) for d in info["demographics"])
+    return settings.model_copy(update={"demographics": declared})
+
+
 def validate_data(settings: Settings, as_of: pd.Timestamp | None) -> ValidationReport:
     """Validate the raw tables against the contract; write the clean tables and the report."""
     data = settings.paths.data
@@ -28,6 +37,7 @@ def validate_data(settings: Settings, as_of: pd.Timestamp | None) -> ValidationR
     sources = {name: str(data / f"{name}.parquet") for name in tables}
     clean, report = validate_tables(tables, as_of=as_of, demographics=settings.demographics, sources=sources)
     write_tables(clean, clean_dir(settings))
+    write_dataset_info(clean_dir(settings), "data", [d.model_dump() for d in settings.demographics])
     (settings.paths.workdir / "validation.json").write_text(json.dumps(report.to_dict(), indent=2))
     return report
 

@@ -1,0 +1,76 @@
+"""`journey validate --source NAME`: read a mapped source, validate it, report its usability."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from features.config import Settings, project_root
+from features.io import table_path, write_dataset_info, write_tables
+from features.schema import TABLES
+from features.sources import SourceMapping, load_mapping, read_snapshot_labels, read_source, resolve_root
+from features.usability import UsabilityReport, blocked_report, usability_report
+from features.validate import DataContractError, Drop, validate_tables
+from pipelines.steps import clean_dir
+
+log = logging.getLogger(__name__)
+
+
+def usability_path(settings: Settings, name: str) -> Path:
+    return settings.paths.workdir / f"usability-{name}.json"
+
+
+def validate_source(
+    settings: Settings, name: str, as_of: pd.Timestamp | None, configs_dir: Path
+) -> UsabilityReport:
+    """Read source NAME through its mapping, validate it, write the clean tables and the report.
+
+    Bad data never raises: contract problems become blocking entries of the report (an invalid
+    or missing mapping file still raises MappingError / FileNotFoundError). The clean tables are
+    written only when the source validates; the JSON report is written in every case.
+    """
+    mapping = load_mapping(name, configs_dir)
+    root = resolve_root(mapping, data_dir=settings.paths.data, project_dir=project_root(configs_dir / "x"))
+    report = _checked(settings, mapping, root, as_of)
+    path = usability_path(settings, mapping.name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report.to_dict(), indent=2, default=str))
+    log.info("usability report of %s written to %s", mapping.name, path)
+    return report
+
+
+def _checked(
+    settings: Settings, mapping: SourceMapping, root: Path, as_of: pd.Timestamp | None
+) -> UsabilityReport:
+    window = settings.labels.prediction_window_days
+    drops: list[Drop] = []
+    labels = None
+    try:
+        tables, drops = read_source(mapping, root)
+        clean, report = validate_tables(
+            tables,
+            as_of=as_of,
+            demographics=mapping.demographics,
+            sources=mapping.sources(),
+            optional=mapping.absent,
+        )
+        if mapping.snapshot_label is not None:
+            labels, label_drops = read_snapshot_labels(mapping, root)
+            drops = drops + label_drops
+    except DataContractError as error:
+        return blocked_report(mapping, list(error.problems), drops, window)
+    _write_clean(clean, clean_dir(settings))
+    write_dataset_info(clean_dir(settings), mapping.name, [d.model_dump() for d in mapping.demographics])
+    return usability_report(clean, report, drops, window, mapping, labels=labels)
+
+
+def _write_clean(clean: dict[str, pd.DataFrame], folder: Path) -> None:
+    """Write the clean tables; contract tables of an earlier source that this one lacks are removed."""
+    write_tables(clean, folder)
+    for name in TABLES:
+        stale = table_path(folder, name)
+        if name not in clean and stale.is_file():
+            stale.unlink()
