@@ -103,7 +103,7 @@ def run_asof(folder: Path) -> dict[str, Any]:
     import duckdb
     import pyarrow.parquet as pq
 
-    from features.build import feature_path
+    from features.build import feature_path, parquet_glob
 
     settings = settings_for(folder)
     entities = entity_rows(folder)
@@ -113,8 +113,12 @@ def run_asof(folder: Path) -> dict[str, Any]:
     joins = ""
     ttl = settings.feast.ttl_days
     for i, fam in enumerate(("behavioural", "transactional", "demographic")):
-        path = feature_path(settings.paths.features, fam)
-        feats = [c for c in pq.read_schema(path).names if c not in ("customer_id", "event_timestamp")]
+        path = parquet_glob(feature_path(settings.paths.features, fam))
+        feats = [
+            c
+            for c in pq.read_schema(next(feature_path(settings.paths.features, fam).glob("*.parquet"))).names
+            if c not in ("customer_id", "event_timestamp")
+        ]
         fresh = f"f{i}.event_timestamp > e.event_timestamp - INTERVAL {ttl} DAY"  # Feast's TTL rule
         sql += "".join(f", CASE WHEN {fresh} THEN f{i}.{c} END AS {c}" for c in feats)
         joins += (

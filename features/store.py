@@ -15,10 +15,11 @@ from typing import Any
 import pandas as pd
 import yaml
 from feast import Entity, FeatureService, FeatureStore, FeatureView, Field, FileSource, ValueType
+from feast.data_format import ParquetFormat
 from feast.repo_config import RepoConfig
 from feast.types import Float64, String
 
-from features.build import TIMESTAMP, Manifest, feature_path
+from features.build import TIMESTAMP, Manifest, feature_path, parquet_glob
 from features.catalog import FAMILIES, catalog
 from features.config import Settings
 
@@ -43,7 +44,8 @@ def feature_views(settings: Settings) -> dict[str, FeatureView]:
     for family, feats in catalog(settings.demographics).items():
         source = FileSource(
             name=f"{family}_source",
-            path=str(feature_path(settings.paths.features, family).resolve()),
+            path=parquet_glob(feature_path(settings.paths.features, family)),
+            file_format=ParquetFormat(),
             timestamp_field=TIMESTAMP,
         )
         views[family] = FeatureView(
@@ -99,13 +101,19 @@ def apply_definitions(store: FeatureStore, settings: Settings) -> list[str]:
     return [s.name for s in services]
 
 
-def materialize_newest(store: FeatureStore, manifest: Manifest) -> pd.Timestamp:
-    """Load the newest snapshot into the online store (a one-off backfill of that snapshot)."""
+def materialize_newest(store: FeatureStore, manifest: Manifest) -> tuple[pd.Timestamp, str]:
+    """Bring the online store up to the newest snapshot: a one-off backfill, then incrementally.
+
+    The first run loads only the newest snapshot (every known customer has a row there); later
+    runs let Feast load what arrived since the last materialised time.
+    """
     newest = manifest.snapshots[-1]
-    start = newest - pd.Timedelta(seconds=1)
-    store.materialize(
-        start_date=start.to_pydatetime(),
-        end_date=(newest + pd.Timedelta(seconds=1)).to_pydatetime(),
-    )
-    log.info("materialized snapshot %s into the online store", newest)
-    return newest
+    end = (newest + pd.Timedelta(seconds=1)).to_pydatetime()
+    views = store.list_feature_views()
+    if not any(view.materialization_intervals for view in views):
+        store.materialize(start_date=(newest - pd.Timedelta(seconds=1)).to_pydatetime(), end_date=end)
+        log.info("backfilled snapshot %s into the online store", newest)
+        return newest, "backfill"
+    store.materialize_incremental(end_date=end)
+    log.info("materialized incrementally up to snapshot %s", newest)
+    return newest, "incremental"

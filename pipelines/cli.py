@@ -193,20 +193,24 @@ def features_build() -> None:
     with friendly_errors():
         manifest = step("building stages and features", lambda: build(state.settings))
         where = state.settings.paths.features
-        console.print(f"  {len(manifest.snapshots)} snapshots up to {manifest.end.date()} in {where}")
+        done = len(manifest.computed)
+        console.print(f"  {done} of {len(manifest.snapshots)} snapshots computed (the rest unchanged)")
+        console.print(f"  snapshots up to {manifest.end.date()} in {where}")
 
 
 @features_app.command("materialize")
 def features_materialize() -> None:
     """Register the Feast definitions (feast apply) and load the newest snapshot online.
 
+    The first run backfills the newest snapshot; later runs materialise incrementally.
+
     Example: journey features materialize
     """
     from pipelines.steps import materialize
 
     with friendly_errors():
-        newest = step("feast apply + materialize", lambda: materialize(state.settings))
-        console.print(f"  online store holds features as of {newest}")
+        newest, mode = step("feast apply + materialize", lambda: materialize(state.settings))
+        console.print(f"  online store holds features as of {newest} ({mode})")
 
 
 @features_app.command("docs")

@@ -46,8 +46,8 @@ def build(settings: Settings) -> Manifest:
     return build_features(clean_dir(settings), settings)
 
 
-def materialize(settings: Settings) -> pd.Timestamp:
-    """feast apply, then load the newest snapshot into the online store."""
+def materialize(settings: Settings) -> tuple[pd.Timestamp, str]:
+    """feast apply, then bring the online store up to the newest snapshot."""
     store = open_store(settings)
     apply_definitions(store, settings)
     return materialize_newest(store, read_manifest(settings.paths.features))

@@ -9,7 +9,7 @@ from typing import Literal
 import pandas as pd
 from feast import FeatureStore
 
-from features.build import TIMESTAMP, read_manifest, stages_path
+from features.build import TIMESTAMP, parquet_glob, read_manifest, stages_path
 from features.config import Settings
 from features.tables import connect, open_tables
 from training.labels import churn_labels, stage_labels
@@ -35,7 +35,7 @@ def label_frame(clean_dir: Path, settings: Settings, task: Task, split: CutoffSp
     src = open_tables(con, clean_dir)
     cutoffs = [*split.train, *split.valid, *split.test]
     if task == "churn":
-        stages = con.read_parquet(stages_path(settings.paths.features))
+        stages = con.read_parquet(parquet_glob(stages_path(settings.paths.features)))
         expr = churn_labels(stages, src, cutoffs, settings.labels.prediction_window_days)
     else:
         expr = stage_labels(src, cutoffs, settings)
