@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo serve test test-fast lint bench lock clean
+.PHONY: help install demo serve test lint results bench lock clean
 
 help: ## Show this list of targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -33,6 +33,9 @@ lint: install ## ruff check, ruff format --check, mypy, import contracts
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+results: install ## Train and evaluate on generated and real data; writes docs/results.md
+	$(BIN)/python -m pipelines.results
 
 bench: install ## Run the benchmarks; figures go to benchmarks/results/
 	$(BIN)/python -m benchmarks
