@@ -155,7 +155,7 @@ def _compute(
     stash = parquet_stash(con, scratch)
     grid = known_grid(src.customers, snapshot_table(todo, "as_of"))
     on_step("stages")
-    stages_new = stage_at(grid, todo, src.orders, src.events, settings.stages, stash)
+    stages_new = stage_at(grid, todo, src.orders, src.events, settings.stages, stash, src.stage_history)
     _write_per_snapshot(con, stages_new, stages_path(out_dir), "as_of", scratch)
     stages = con.read_parquet(parquet_glob(stages_path(out_dir)), table_name="stages")
     names = catalog(settings.demographics)

@@ -60,12 +60,10 @@ def snapshot_fingerprints(
 ) -> dict[str, str]:
     """snapshot (ISO) -> fingerprint of the configuration, the customers and all records before it."""
     days = np.array([to_day(s) for s in snapshots])
-    parts = zip(
-        _before(_daily_sums(src.customers, "created_at"), days),
-        _before(_daily_sums(src.events, "ts"), days),
-        _before(_daily_sums(src.transactions, "ts"), days),
-        strict=True,
-    )
+    tables = [(src.customers, "created_at"), (src.events, "ts"), (src.transactions, "ts")]
+    if src.stage_history is not None:
+        tables.append((src.stage_history, "ts"))
+    parts = zip(*(_before(_daily_sums(t, ts), days) for t, ts in tables), strict=True)
     head = config_hash(settings)
     return {
         s.isoformat(): hashlib.sha256(f"{head}|{'|'.join(p)}".encode()).hexdigest()[:16]

@@ -59,6 +59,13 @@ def _purchase_parts(orders: Table, plan: Plan, rules: StageRules, stash: Stash) 
     return over_windows(buckets, plan, columns)
 
 
+def crm_override(staged: Table, history: Table) -> Table:
+    """The CRM's newest stage strictly before as_of replaces the rule's stage, where there is one."""
+    h = history.select("customer_id", crm_ts=history.ts, crm_stage=history.stage)
+    j = staged.asof_join(h, on=staged.as_of > h.crm_ts, predicates="customer_id")
+    return j.select(*KEYS, stage=ibis.coalesce(j.crm_stage, j.stage))
+
+
 def stage_at(
     grid: Table,
     dates: Sequence[pd.Timestamp],
@@ -66,10 +73,12 @@ def stage_at(
     events: Table,
     rules: StageRules,
     stash: Stash = no_stash,
+    history: Table | None = None,
 ) -> Table:
     """Add a `stage` column to a (customer_id, as_of) grid whose as-of values are `dates` (midnights).
 
-    Only data strictly before as_of is used.
+    Only data strictly before as_of is used. With a CRM `history` (stage_history table), the
+    customer's newest recorded stage before as_of overrides the rules.
     """
     windows = [rules.consideration_days, rules.advocacy_signal_days, rules.loyal_window_days]
     plan = Plan.of(dates, windows)
@@ -84,4 +93,5 @@ def stage_at(
         (facts.n_orders >= 2, "retention"),
         else_="purchase",
     )
-    return facts.select(*KEYS, stage=stage)
+    staged = facts.select(*KEYS, stage=stage)
+    return staged if history is None else crm_override(staged, history)

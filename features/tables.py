@@ -22,6 +22,7 @@ class SourceTables:
     transactions: Table
     start: pd.Timestamp
     end: pd.Timestamp
+    stage_history: Table | None = None  # the CRM's own stages; they override the rules
 
     @property
     def orders(self) -> Table:
@@ -51,7 +52,11 @@ def open_tables(con: ibis.BaseBackend, data_dir: Path) -> SourceTables:
         for name in ("customers", "events", "transactions")
     }
     span = _time_span(tables["events"], tables["transactions"])
-    return SourceTables(**tables, start=span[0], end=data_end(span[1]))
+    history_file = table_path(data_dir, "stage_history")
+    history = None
+    if history_file.is_file():
+        history = _typed(con.read_parquet(history_file, table_name="src_stage_history"), "stage_history")
+    return SourceTables(**tables, start=span[0], end=data_end(span[1]), stage_history=history)
 
 
 IBIS_TYPES = {

@@ -40,5 +40,5 @@ def stage_labels(src: SourceTables, cutoffs: list[pd.Timestamp], settings: Setti
     grid = known_grid(src.customers, snapshot_table(cutoffs, "as_of"))
     later = grid.select("customer_id", as_of=grid.as_of + horizon)
     dates = [t + pd.Timedelta(days=settings.labels.stage_horizon_days) for t in cutoffs]
-    staged = stage_at(later, dates, src.orders, src.events, settings.stages)
+    staged = stage_at(later, dates, src.orders, src.events, settings.stages, history=src.stage_history)
     return staged.select("customer_id", as_of=staged.as_of - horizon, next_stage=staged.stage)

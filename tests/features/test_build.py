@@ -76,3 +76,16 @@ def test_future_data_does_not_change_past_snapshots(settings: Settings, small_ta
     later = after["transactional"][after["transactional"][TIMESTAMP] > CUT]
     earlier = before["transactional"][before["transactional"][TIMESTAMP] > CUT]
     assert later["purchases_total"].sum() > earlier["purchases_total"].sum()  # the change was real
+
+
+def test_a_crm_stage_history_table_drives_current_stage(settings: Settings, small_tables, tmp_path: Path):
+    customer = small_tables["customers"]["customer_id"].iloc[0]
+    history = pd.DataFrame(
+        {"customer_id": [customer], "ts": [pd.Timestamp("2023-02-01", tz="UTC")], "stage": ["advocacy"]}
+    )
+    out = built(settings, {**small_tables, "stage_history": history}, tmp_path / "clean")
+    rows = out["behavioural"][out["behavioural"]["customer_id"] == customer]
+    assert len(rows) > 0
+    assert (rows["current_stage"] == "advocacy").all()
+    others = out["behavioural"][out["behavioural"]["customer_id"] != customer]
+    assert others["current_stage"].nunique() > 1

@@ -78,3 +78,25 @@ def test_thresholds_come_from_the_rules():
     assert got["gone"] == "advocacy"  # 91 days < 95 is active; its referral 2 days ago counts
     assert got["loyal"] == "retention"
     assert got["referrer"] == "purchase"  # referral 100 days ago is older than 60; one order
+
+
+def test_crm_stage_history_overrides_the_rules_point_in_time():
+    customers = frame(CUSTOMERS, ["customer_id", "created_at"])
+    orders = frame(ORDERS, ["customer_id", "ts", "amount"])
+    events = frame(EVENTS, ["customer_id", "ts", "event_type", "value"])
+    history = frame(
+        [
+            ("repeat", day(-20), "purchase"),
+            ("repeat", day(-3), "advocacy"),  # the newest record before as_of wins
+            ("buyer", AS_OF, "churned"),  # at as_of: the future, ignored
+            ("aware", day(-1), "consideration"),
+        ],
+        ["customer_id", "ts", "stage"],
+    )
+    grid = known_grid(customers, snapshot_table([AS_OF], "as_of"))
+    out = stage_at(grid, [AS_OF], orders, events, StageRules(), history=history).execute()
+    got = dict(zip(out.customer_id, out.stage, strict=True))
+    assert got["repeat"] == "advocacy"
+    assert got["buyer"] == "purchase"
+    assert got["aware"] == "consideration"
+    assert got["loyal"] == "advocacy"  # no CRM record: the rules decide
