@@ -232,12 +232,16 @@ def train(task: Annotated[str, typer.Argument(help="churn or stage")]) -> None:
     Example: journey train churn
     """
     from pipelines.steps import clean_dir
+    from training.snapshot import is_snapshot_source
     from training.train import train_task
 
     if task not in ("churn", "stage"):
         console.print(f"[bold red]error:[/] unknown task {task!r}: use 'churn' or 'stage'")
         raise typer.Exit(code=2)
     with friendly_errors():
+        if is_snapshot_source(clean_dir(state.settings)):
+            _train_snapshot(task)
+            return
         kind: Literal["churn", "stage"] = "churn" if task == "churn" else "stage"
         result = step(
             f"training the {task} model",
@@ -246,6 +250,28 @@ def train(task: Annotated[str, typer.Argument(help="churn or stage")]) -> None:
         shown = ", ".join(f"{k} {v:.3f}" for k, v in result.metrics.items())
         console.print(f"  {result.registered.name} v{result.registered.version} (champion): {shown}")
         console.print(f"  rows: {result.rows}")
+
+
+def _train_snapshot(task: str) -> None:
+    """A single-snapshot source: churn by stratified cross-validation; no next-stage label."""
+    from pipelines.steps import clean_dir
+    from training.snapshot import train_snapshot
+
+    if task != "churn":
+        raise ValueError("a single-snapshot source has no dated history: only `journey train churn` applies")
+    result = step(
+        "cross-validating churn on the snapshot",
+        lambda: train_snapshot(clean_dir(state.settings), state.settings),
+    )
+    m = result.metrics
+    console.print(
+        f"  stratified 5-fold on {result.rows:,} customers: LightGBM ROC AUC {m['lightgbm_roc_auc']:.3f} "
+        f"± {m['lightgbm_roc_auc_sd']:.3f}, logistic regression {m['logistic_roc_auc']:.3f} "
+        f"± {m['logistic_roc_auc_sd']:.3f}"
+    )
+    console.print(
+        f"  MLflow run {result.run_id} (not registered: a snapshot model has nothing to serve online)"
+    )
 
 
 @app.command()

@@ -19,6 +19,9 @@ from pipelines.steps import clean_dir
 log = logging.getLogger(__name__)
 
 
+SNAPSHOT_LABELS = "snapshot_labels.parquet"
+
+
 def usability_path(settings: Settings, name: str) -> Path:
     return settings.paths.workdir / f"usability-{name}.json"
 
@@ -63,6 +66,11 @@ def _checked(
     except DataContractError as error:
         return blocked_report(mapping, list(error.problems), drops, window)
     _write_clean(clean, clean_dir(settings))
+    labels_file = clean_dir(settings) / SNAPSHOT_LABELS
+    if labels is not None:
+        labels.to_parquet(labels_file, index=False)
+    elif labels_file.is_file():
+        labels_file.unlink()
     write_dataset_info(clean_dir(settings), mapping.name, [d.model_dump() for d in mapping.demographics])
     return usability_report(clean, report, drops, window, mapping, labels=labels)
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import pandas as pd
 import pytest
@@ -24,6 +26,7 @@ def make_config(folder: Path) -> Path:
     configs.mkdir(parents=True, exist_ok=True)
     for name in ("stages.yaml", "actions.yaml"):
         shutil.copy(REPO / "configs" / name, configs / name)
+    shutil.copytree(REPO / "configs" / "sources", configs / "sources", dirs_exist_ok=True)
     text = (REPO / "configs" / "journey.yaml").read_text()
     text = text.replace("workdir: .journey", f"workdir: {folder / 'work'}")
     text = text.replace("outputs_dir: outputs", f"outputs_dir: {folder / 'outputs'}")
@@ -68,3 +71,38 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
     materialize(settings)
     results = {task: train_task(clean_dir(settings), settings, task) for task in ("churn", "stage")}
     return Trained(config=config, settings=settings, tables=tables, results=results)  # type: ignore[arg-type]
+
+
+def _unavailable(message: str) -> NoReturn:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{message} (CI=true: this test must run)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def unavailable() -> Callable[[str], NoReturn]:
+    """Skip with the reason on a user's machine; fail in CI (CI=true), where data and services are."""
+    return _unavailable
+
+
+@pytest.fixture(scope="session")
+def shared_data(unavailable: Callable[[str], NoReturn]) -> Path:
+    """The folder of the real datasets: $JOURNEY_SHARED_DATA or <repo>/../shared/data."""
+    env = os.environ.get("JOURNEY_SHARED_DATA")
+    root = Path(env) if env else REPO.parent / "shared" / "data"
+    if not root.is_dir():
+        unavailable(f"real datasets not found at {root}: set JOURNEY_SHARED_DATA to their folder")
+    return root
+
+
+@pytest.fixture(scope="session")
+def real(shared_data: Path, unavailable: Callable[[str], NoReturn]) -> Callable[..., Path]:
+    """A file or folder of the real datasets, or skip (fail in CI) when it is not there."""
+
+    def locate(*parts: str) -> Path:
+        path = shared_data.joinpath(*parts)
+        if not path.exists():
+            unavailable(f"real dataset file not found: {path}")
+        return path
+
+    return locate

@@ -14,7 +14,7 @@ from features.catalog import catalog
 from features.config import Settings
 from features.encoding import ModelInputs
 from features.schema import CHURN_MODEL, STAGE_MODEL, STAGES
-from features.store import open_store
+from features.store import apply_definitions, open_store
 from training.dataset import LABEL, SERVICE, Task, label_frame, task_split, training_set
 from training.evaluate import (
     churn_metrics,
@@ -66,7 +66,9 @@ def train_task(clean_dir: Path, settings: Settings, task: Task) -> TrainResult:
     """Build the out-of-time training set for a task, fit LightGBM, log and register the champion."""
     split = task_split(settings, task)
     labels = label_frame(clean_dir, settings, task, split)
-    frame = training_set(open_store(settings), labels, task)
+    store = open_store(settings)
+    apply_definitions(store, settings)  # idempotent: training does not depend on `materialize` first
+    frame = training_set(store, labels, task)
     parts = {name: frame[frame["split"] == name] for name in ("train", "valid", "test")}
     if task == "churn":
         require_two_classes(parts["train"][LABEL[task]].to_numpy(), "the churn training set")

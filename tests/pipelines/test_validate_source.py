@@ -34,7 +34,7 @@ SHOP = """
 
 def write_source(folder: Path, text: str = SHOP) -> Path:
     """A project folder with configs/sources/shop.yaml and its CSV exports; returns configs/."""
-    (folder / "configs" / "sources").mkdir(parents=True)
+    (folder / "configs" / "sources").mkdir(parents=True, exist_ok=True)
     (folder / "configs" / "sources" / "shop.yaml").write_text(textwrap.dedent(text))
     exports = folder / "exports"
     exports.mkdir()
@@ -51,7 +51,7 @@ def write_source(folder: Path, text: str = SHOP) -> Path:
 def test_a_source_is_validated_written_and_reported(tmp_path: Path, settings: Settings) -> None:
     configs = write_source(tmp_path)
     stale = table_path(clean_dir(settings), "campaigns")
-    stale.parent.mkdir(parents=True)
+    stale.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame({"customer_id": ["x"]}).to_parquet(stale)  # left by an earlier source
 
     report = validate_source(settings, "shop", AS_OF, configs)
