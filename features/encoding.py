@@ -67,3 +67,27 @@ class ModelInputs:
             else:
                 out.append(np.asarray(values, dtype=np.float64))  # None -> NaN
         return np.column_stack(out) if out else np.empty((0, 0))
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A monotone map from raw to calibrated probability, as interpolation knots.
+
+    Fitted by training (isotonic regression on a time slice the booster was not fitted on),
+    applied by serving with np.interp: no model code is needed at scoring time.
+    """
+
+    x: tuple[float, ...]
+    y: tuple[float, ...]
+
+    def apply(self, p: np.ndarray) -> np.ndarray:
+        return np.interp(p, self.x, self.y)
+
+    def to_metadata(self) -> dict[str, list[float]]:
+        return {"x": list(self.x), "y": list(self.y)}
+
+    @classmethod
+    def from_metadata(cls, meta: Mapping[str, Any] | None) -> Calibration | None:
+        if not meta:
+            return None
+        return cls(tuple(float(v) for v in meta["x"]), tuple(float(v) for v in meta["y"]))

@@ -188,8 +188,15 @@ def features_build() -> None:
 
     Example: journey features build
     """
-    from pipelines.steps import build
+    from pipelines.steps import build, clean_dir
+    from training.snapshot import is_snapshot_source
 
+    if is_snapshot_source(clean_dir(state.settings)):
+        console.print(
+            "single-snapshot source: there are no dated records to build snapshots from; its features "
+            "(declared attributes and tenure at the label date) are computed by `journey train churn`"
+        )
+        return
     with friendly_errors():
         manifest = step("building stages and features", lambda: build(state.settings))
         where = state.settings.paths.features

@@ -9,7 +9,7 @@ import mlflow
 from mlflow.tracking import MlflowClient
 
 from features.config import Settings
-from features.encoding import ModelInputs
+from features.encoding import Calibration, ModelInputs
 from features.schema import CHAMPION
 
 
@@ -23,6 +23,7 @@ class LoadedModel:
     version: str
     booster: lgb.Booster
     inputs: ModelInputs
+    calibration: Calibration | None = None
 
 
 def load_champion(name: str, settings: Settings, alias: str = CHAMPION) -> LoadedModel:
@@ -40,4 +41,5 @@ def load_champion(name: str, settings: Settings, alias: str = CHAMPION) -> Loade
     model_uri = f"models:/{name}@{alias}"
     booster = mlflow.lightgbm.load_model(model_uri)
     meta = mlflow.models.get_model_info(model_uri).metadata or {}
-    return LoadedModel(name, str(version.version), booster, ModelInputs.from_metadata(meta))
+    calibration = Calibration.from_metadata(meta.get("calibration"))
+    return LoadedModel(name, str(version.version), booster, ModelInputs.from_metadata(meta), calibration)

@@ -77,6 +77,8 @@ class Scorer:
     def predict(self, columns: Columns) -> Predictions:
         x = self.churn.inputs.matrix(columns)
         churn = np.asarray(self.churn.booster.predict(x, num_iteration=self.churn.booster.best_iteration))
+        if self.churn.calibration is not None:
+            churn = self.churn.calibration.apply(churn)
         xs = self.stage.inputs.matrix(columns)
         stage = np.asarray(self.stage.booster.predict(xs, num_iteration=self.stage.booster.best_iteration))
         return Predictions(churn=churn, stage=stage.reshape(len(churn), -1), churn_matrix=x)

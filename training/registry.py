@@ -13,7 +13,7 @@ from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
 from features.config import Settings
-from features.encoding import ModelInputs
+from features.encoding import Calibration, ModelInputs
 from features.schema import CHAMPION
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,7 @@ def log_and_register(
     metrics: dict[str, float],
     tags: dict[str, Any],
     settings: Settings,
+    calibration: Calibration | None = None,
 ) -> Registered:
     """Log params, metrics, lineage tags and the booster; register it and make it the champion."""
     use_tracking(settings)
@@ -60,7 +61,10 @@ def log_and_register(
             booster,
             name="model",
             registered_model_name=name,
-            metadata=inputs.to_metadata(),
+            metadata={
+                **inputs.to_metadata(),
+                "calibration": calibration.to_metadata() if calibration else None,
+            },
             signature=infer_signature(sample, booster.predict(sample)),
         )
     version = str(info.registered_model_version)

@@ -15,6 +15,7 @@ from features.config import Settings
 from features.encoding import ModelInputs
 from features.schema import CHURN_MODEL, STAGE_MODEL, STAGES
 from features.store import apply_definitions, open_store
+from training.calibrate import expected_calibration_error, fit_isotonic
 from training.dataset import LABEL, SERVICE, Task, label_frame, task_split, training_set
 from training.evaluate import (
     churn_metrics,
@@ -76,8 +77,16 @@ def train_task(clean_dir: Path, settings: Settings, task: Task) -> TrainResult:
     xy = {name: (inputs.matrix(p), _targets(p, task)) for name, p in parts.items()}
     n_classes = 2 if task == "churn" else len(STAGES)
     booster = fit_booster(inputs, xy["train"], xy["valid"], settings.training, n_classes)
-    proba = booster.predict(xy["test"][0], num_iteration=booster.best_iteration)
-    metrics = _evaluate(task, xy["test"][1], np.asarray(proba), parts["test"])
+    proba = np.asarray(booster.predict(xy["test"][0], num_iteration=booster.best_iteration))
+    calibration = None
+    if task == "churn":
+        raw_valid = np.asarray(booster.predict(xy["valid"][0], num_iteration=booster.best_iteration))
+        calibration = fit_isotonic(raw_valid, xy["valid"][1])
+        raw_ece = expected_calibration_error(xy["test"][1], proba)
+        proba = calibration.apply(proba)
+    metrics = _evaluate(task, xy["test"][1], proba, parts["test"])
+    if calibration is not None:
+        metrics |= {"ece": expected_calibration_error(xy["test"][1], proba), "ece_uncalibrated": raw_ece}
     tags = {
         "feature_service": SERVICE[task],
         "train_cutoffs": f"{split.train[0].date()}..{split.train[-1].date()}",
@@ -87,7 +96,9 @@ def train_task(clean_dir: Path, settings: Settings, task: Task) -> TrainResult:
         "label_windows": f"prediction_window_days={settings.labels.prediction_window_days},"
         f"stage_horizon_days={settings.labels.stage_horizon_days}",
     }
-    registered = log_and_register(MODEL_NAME[task], booster, inputs, xy["test"][0], metrics, tags, settings)
+    registered = log_and_register(
+        MODEL_NAME[task], booster, inputs, xy["test"][0], metrics, tags, settings, calibration
+    )
     rows = {name: len(p) for name, p in parts.items()}
     log.info("%s model: %s on %s rows", task, metrics, rows)
     return TrainResult(task=task, metrics=metrics, registered=registered, rows=rows)

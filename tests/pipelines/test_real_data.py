@@ -38,6 +38,7 @@ def test_online_retail_validates_builds_and_trains(config_path: Path, shared_env
 def test_telco_classic_cross_validates_its_snapshot_label(config_path: Path, shared_env: Path, real):
     real("telco_churn", "WA_Fn-UseC_-Telco-Customer-Churn.csv")
     run(config_path, "validate", "--source", "telco_classic")
+    assert "single-snapshot source" in run(config_path, "features", "build")
     out = run(config_path, "train", "churn")
     auc = float(out.split("LightGBM ROC AUC ")[1].split(" ")[0])
     assert 0.83 < auc < 0.87  # the honest range; 0.90+ would mean a leak

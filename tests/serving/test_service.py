@@ -44,6 +44,19 @@ def test_score_returns_the_spec_fields(client, known_ids):
         assert s["models"] == body["models"] and set(body["models"]) == {"churn", "next_stage"}
 
 
+def test_served_probability_is_the_calibrated_booster_output(client, known_ids, trained):
+    from serving.models import load_champion
+
+    churn = load_champion("churn", trained.settings)
+    assert churn.calibration is not None
+    feats = newest_features(trained.settings).set_index("customer_id").loc[known_ids[:1]].reset_index()
+    raw = churn.booster.predict(churn.inputs.matrix(feats), num_iteration=churn.booster.best_iteration)
+    served = client.post("/score", json={"customer_ids": known_ids[:1], "explain": 0}).json()
+    assert served["scores"][0]["churn_probability"] == pytest.approx(
+        churn.calibration.apply(raw)[0], abs=1e-4
+    )
+
+
 def test_unknown_ids_are_marked_not_scored(client, known_ids):
     r = client.post("/score", json={"customer_ids": ["NOPE", known_ids[0]], "explain": 0})
     first, second = r.json()["scores"]
