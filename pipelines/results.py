@@ -142,7 +142,9 @@ NOTES = """
 
 - Churn probabilities are calibrated by isotonic regression fitted on the validation cutoff (a
   time slice the booster was not fitted on); ECE is the expected calibration error on the test
-  cutoffs over ten probability bins, after and (in brackets) before calibration.
+  cutoffs over ten probability bins, after and (in brackets) before calibration. Isotonic steps
+  create ties, which can cost a little ranking quality (PR AUC) on a model that was already well
+  calibrated; on Online Retail it lowers the error, on the generated data it does not.
 - The recency rule scores a customer by days since the last purchase; its ROC AUC is computed
   on the same test rows. Stays-in-stage predicts that the stage 30 days later is today's.
 - Online Retail has no behavioural events (only invoices), so its models use transactional and
