@@ -77,6 +77,7 @@ class Training(Frozen):
     seed: int = 7
     num_boost_round: int = Field(300, gt=0)
     early_stopping_rounds: int = Field(30, gt=0)
+    promotion_margin: float = Field(0.005, ge=0)  # a challenger must beat the champion by this much
     lightgbm: dict[str, Any] = Field(default_factory=dict)
 
 

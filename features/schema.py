@@ -72,3 +72,4 @@ TABLES: dict[str, TableSpec] = {
 CHURN_MODEL = "churn"
 STAGE_MODEL = "next_stage"
 CHAMPION = "champion"
+CHALLENGER = "challenger"

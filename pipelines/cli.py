@@ -79,6 +79,7 @@ def friendly_errors() -> Iterator[None]:
     from pipelines.batch import NoActiveCustomers
     from serving.models import ModelNotFound
     from training.evaluate import SingleClassError
+    from training.promote import PromotionRefused
     from training.split import NotEnoughHistory
 
     known = (
@@ -88,6 +89,7 @@ def friendly_errors() -> Iterator[None]:
         SingleClassError,
         ModelNotFound,
         NoActiveCustomers,
+        PromotionRefused,
         ValidationError,
         ValueError,
         RuntimeError,
@@ -255,7 +257,12 @@ def train(task: Annotated[str, typer.Argument(help="churn or stage")]) -> None:
             lambda: train_task(clean_dir(state.settings), state.settings, kind),
         )
         shown = ", ".join(f"{k} {v:.3f}" for k, v in result.metrics.items())
-        console.print(f"  {result.registered.name} v{result.registered.version} (champion): {shown}")
+        role = (
+            "champion (first version)"
+            if result.registered.champion
+            else "challenger: `journey promote` decides"
+        )
+        console.print(f"  {result.registered.name} v{result.registered.version} {role}: {shown}")
         console.print(f"  rows: {result.rows}")
 
 
@@ -279,6 +286,58 @@ def _train_snapshot(task: str) -> None:
     console.print(
         f"  MLflow run {result.run_id} (not registered: a snapshot model has nothing to serve online)"
     )
+
+
+@app.command()
+def promote(
+    task: Annotated[str, typer.Argument(help="churn or stage")],
+    force: Annotated[bool, typer.Option(help="Promote even without the margin (needs --reason).")] = False,
+    reason: Annotated[
+        str | None, typer.Option(help="Why a forced promotion is right; kept as a tag.")
+    ] = None,
+) -> None:
+    """Make the challenger the champion if it beats it on the same out-of-time test by the margin.
+
+    Example: journey promote churn
+    """
+    from pipelines.steps import clean_dir
+    from training.promote import promote as run_promote
+
+    if task not in ("churn", "stage"):
+        console.print(f"[bold red]error:[/] unknown task {task!r}: use 'churn' or 'stage'")
+        raise typer.Exit(code=2)
+    if force and not reason:
+        console.print(
+            "[bold red]error:[/] --force needs --reason '...' (it is recorded on the model version)"
+        )
+        raise typer.Exit(code=2)
+    kind: Literal["churn", "stage"] = "churn" if task == "churn" else "stage"
+    with friendly_errors():
+        forced = reason if force else None
+        r = step(
+            f"comparing {task} challenger and champion",
+            lambda: run_promote(clean_dir(state.settings), state.settings, kind, forced),
+        )
+        console.print(
+            f"  {r.name}: champion is now v{r.challenger[0]} ({r.metric} {r.challenger[1]:.4f}; "
+            f"was v{r.champion[0]} at {r.champion[1]:.4f})"
+        )
+
+
+@app.command()
+def rollback(task: Annotated[str, typer.Argument(help="churn or stage")]) -> None:
+    """Give the champion alias back to the version the current champion replaced.
+
+    Example: journey rollback churn
+    """
+    from training.promote import rollback as run_rollback
+
+    if task not in ("churn", "stage"):
+        console.print(f"[bold red]error:[/] unknown task {task!r}: use 'churn' or 'stage'")
+        raise typer.Exit(code=2)
+    with friendly_errors():
+        current, previous = run_rollback(state.settings, "churn" if task == "churn" else "stage")
+        console.print(f"  champion moved back from v{current} to v{previous}")
 
 
 @app.command()

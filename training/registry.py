@@ -14,7 +14,7 @@ from mlflow.tracking import MlflowClient
 
 from features.config import Settings
 from features.encoding import Calibration, ModelInputs
-from features.schema import CHAMPION
+from features.schema import CHALLENGER, CHAMPION
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +24,15 @@ class Registered:
     name: str
     version: str
     run_id: str
+    champion: bool  # True only for a model's first version: later ones wait for `journey promote`
+
+
+def alias_version(client: MlflowClient, name: str, alias: str) -> str | None:
+    """The version carrying an alias, or None when the model or the alias does not exist."""
+    try:
+        return str(client.get_model_version_by_alias(name, alias).version)
+    except mlflow.exceptions.MlflowException:
+        return None
 
 
 def use_tracking(settings: Settings) -> str:
@@ -49,7 +58,11 @@ def log_and_register(
     settings: Settings,
     calibration: Calibration | None = None,
 ) -> Registered:
-    """Log params, metrics, lineage tags and the booster; register it and make it the champion."""
+    """Log params, metrics, lineage tags and the booster; register it as the challenger.
+
+    The first version of a model also becomes the champion; later versions replace the champion
+    only through `journey promote`, so a worse model never silently takes over.
+    """
     use_tracking(settings)
     with mlflow.start_run(run_name=name) as run:
         mlflow.log_params({k: v for k, v in booster.params.items() if k != "categorical_feature"})
@@ -69,9 +82,13 @@ def log_and_register(
         )
     version = str(info.registered_model_version)
     client = MlflowClient()
-    client.set_registered_model_alias(name, CHAMPION, version)
+    first = alias_version(client, name, CHAMPION) is None
+    client.set_registered_model_alias(name, CHALLENGER, version)
+    if first:
+        client.set_registered_model_alias(name, CHAMPION, version)
+        client.set_model_version_tag(name, version, "promoted", "first version of the model")
     for key in ("roc_auc", "macro_f1"):
         if key in metrics:
             client.set_model_version_tag(name, version, key, f"{metrics[key]:.4f}")
-    log.info("registered %s version %s as %s", name, version, CHAMPION)
-    return Registered(name=name, version=version, run_id=run.info.run_id)
+    log.info("registered %s version %s (champion: %s)", name, version, first)
+    return Registered(name=name, version=version, run_id=run.info.run_id, champion=first)

@@ -16,6 +16,8 @@ COMMANDS = [
     ["validate"],
     ["features", "build"],
     ["features", "docs"],
+    ["promote"],
+    ["rollback"],
     ["features", "materialize"],
     ["train"],
     ["score"],

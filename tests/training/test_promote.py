@@ -1,0 +1,52 @@
+"""Champion/challenger: a new model waits as challenger; promotion needs a margin or a reason."""
+
+from __future__ import annotations
+
+import pytest
+from mlflow.tracking import MlflowClient
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+from pipelines.steps import clean_dir
+from training.promote import PromotionRefused, compare, promote, rollback
+from training.registry import alias_version, use_tracking
+from training.train import train_task
+
+
+def aliases(name: str) -> tuple[str | None, str | None]:
+    client = MlflowClient()
+    return alias_version(client, name, "champion"), alias_version(client, name, "challenger")
+
+
+def test_retraining_never_replaces_the_champion_silently(trained):
+    settings = trained.settings
+    use_tracking(settings)
+    champion_before, _ = aliases("churn")
+    again = train_task(clean_dir(settings), settings, "churn")
+    assert not again.registered.champion
+    assert aliases("churn") == (champion_before, again.registered.version)
+
+    same = compare(clean_dir(settings), settings, "churn")
+    assert same.champion[1] == pytest.approx(same.challenger[1])  # same data, same seed: same model
+    with pytest.raises(PromotionRefused, match="does not beat"):
+        promote(clean_dir(settings), settings, "churn")
+    assert aliases("churn")[0] == champion_before
+
+    promote(clean_dir(settings), settings, "churn", force_reason="audit wants the retrained copy")
+    assert aliases("churn")[0] == again.registered.version
+    tags = MlflowClient().get_model_version("churn", again.registered.version).tags
+    assert tags["forced_promotion_reason"] == "audit wants the retrained copy"
+    assert tags["previous_champion"] == champion_before
+
+    assert rollback(settings, "churn") == (again.registered.version, champion_before)
+    assert aliases("churn")[0] == champion_before
+    with pytest.raises(PromotionRefused, match="nothing to roll back"):
+        rollback(settings, "churn")
+
+
+def test_cli_force_needs_a_reason_and_unknown_tasks_are_rejected(trained):
+    runner = CliRunner()
+    result = runner.invoke(app, ["-c", str(trained.config), "promote", "churn", "--force"])
+    assert result.exit_code == 2
+    assert "--force needs --reason" in result.output
+    assert runner.invoke(app, ["-c", str(trained.config), "rollback", "ltv"]).exit_code == 2

@@ -1,0 +1,109 @@
+"""Champion/challenger: compare both on the same out-of-time test, promote with a margin, roll back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from mlflow.tracking import MlflowClient
+
+from features.config import Settings
+from features.schema import CHALLENGER, CHAMPION, STAGES
+from features.store import apply_definitions, open_store
+from serving.models import LoadedModel, load_champion
+from training.dataset import LABEL, Task, label_frame, task_split, training_set
+from training.evaluate import churn_metrics, stage_metrics
+from training.registry import alias_version, use_tracking
+from training.train import MODEL_NAME
+
+METRIC = {"churn": "roc_auc", "stage": "macro_f1"}
+
+
+class PromotionRefused(ValueError):
+    """The challenger is missing, or does not beat the champion by the configured margin."""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    name: str
+    metric: str
+    champion: tuple[str, float]
+    challenger: tuple[str, float]
+
+
+def _score(model: LoadedModel, frame: pd.DataFrame, task: Task) -> float:
+    proba = np.asarray(
+        model.booster.predict(model.inputs.matrix(frame), num_iteration=model.booster.best_iteration)
+    )
+    if task == "churn":
+        p = model.calibration.apply(proba) if model.calibration else proba
+        return churn_metrics(frame[LABEL[task]].to_numpy(), p)[METRIC[task]]
+    y = frame[LABEL[task]].map({s: i for i, s in enumerate(STAGES)}).to_numpy()
+    return stage_metrics(y, proba.reshape(len(frame), -1))[METRIC[task]]
+
+
+def compare(clean_dir: Path, settings: Settings, task: Task) -> Comparison:
+    """Both aliases scored on the current out-of-time test cutoffs (the same rows for both)."""
+    name = MODEL_NAME[task]
+    use_tracking(settings)
+    client = MlflowClient()
+    versions = {alias: alias_version(client, name, alias) for alias in (CHAMPION, CHALLENGER)}
+    if versions[CHALLENGER] is None or versions[CHALLENGER] == versions[CHAMPION]:
+        raise PromotionRefused(
+            f"no challenger for '{name}' beside the champion: train one first (`journey train {task}`)"
+        )
+    if versions[CHAMPION] is None:
+        raise PromotionRefused(f"'{name}' has no champion yet: promote with --force and a --reason")
+    split = task_split(settings, task)
+    labels = label_frame(clean_dir, settings, task, split)
+    store = open_store(settings)
+    apply_definitions(store, settings)
+    test = training_set(store, labels[labels["split"] == "test"], task)
+    scores = {alias: _score(load_champion(name, settings, alias), test, task) for alias in versions}
+    return Comparison(
+        name,
+        METRIC[task],
+        (str(versions[CHAMPION]), scores[CHAMPION]),
+        (str(versions[CHALLENGER]), scores[CHALLENGER]),
+    )
+
+
+def promote(clean_dir: Path, settings: Settings, task: Task, force_reason: str | None = None) -> Comparison:
+    """Move `champion` to the challenger if it wins by the margin (or when forced, with a reason)."""
+    result = compare(clean_dir, settings, task)
+    gain = result.challenger[1] - result.champion[1]
+    margin = settings.training.promotion_margin
+    if gain < margin and force_reason is None:
+        raise PromotionRefused(
+            f"challenger v{result.challenger[0]} {result.metric} {result.challenger[1]:.4f} does not beat "
+            f"champion v{result.champion[0]} {result.champion[1]:.4f} by the margin {margin} "
+            f"(gain {gain:+.4f}); use --force --reason '...' to promote anyway"
+        )
+    client = MlflowClient()
+    version = result.challenger[0]
+    client.set_registered_model_alias(result.name, CHAMPION, version)
+    client.set_model_version_tag(result.name, version, "previous_champion", result.champion[0])
+    client.set_model_version_tag(result.name, version, "promotion_gain", f"{gain:+.4f}")
+    if force_reason is not None:
+        client.set_model_version_tag(result.name, version, "forced_promotion_reason", force_reason)
+    return result
+
+
+def rollback(settings: Settings, task: Task) -> tuple[str, str]:
+    """Give `champion` back to the version the current champion replaced."""
+    name = MODEL_NAME[task]
+    use_tracking(settings)
+    client = MlflowClient()
+    current = alias_version(client, name, CHAMPION)
+    if current is None:
+        raise PromotionRefused(f"'{name}' has no champion: nothing to roll back")
+    previous = client.get_model_version(name, current).tags.get("previous_champion")
+    if not previous:
+        raise PromotionRefused(
+            f"'{name}' v{current} was not promoted over another version: nothing to roll back to"
+        )
+    client.set_registered_model_alias(name, CHAMPION, previous)
+    client.set_model_version_tag(name, current, "rolled_back", "true")
+    return current, previous
