@@ -102,6 +102,16 @@ def friendly_errors() -> Iterator[None]:
         raise typer.Exit(code=1) from err
 
 
+def parse_task(task: str) -> Literal["churn", "stage"]:
+    """The task argument of train/promote/rollback; anything else is a usage error (exit 2)."""
+    if task == "churn":
+        return "churn"
+    if task == "stage":
+        return "stage"
+    console.print(f"[bold red]error:[/] unknown task {task!r}: use 'churn' or 'stage'")
+    raise typer.Exit(code=2)
+
+
 def step(title: str, fn: Callable[[], T]) -> T:
     """Run one step under a spinner and report its wall time."""
     start = time.perf_counter()
@@ -244,14 +254,11 @@ def train(task: Annotated[str, typer.Argument(help="churn or stage")]) -> None:
     from training.snapshot import is_snapshot_source
     from training.train import train_task
 
-    if task not in ("churn", "stage"):
-        console.print(f"[bold red]error:[/] unknown task {task!r}: use 'churn' or 'stage'")
-        raise typer.Exit(code=2)
+    kind = parse_task(task)
     with friendly_errors():
         if is_snapshot_source(clean_dir(state.settings)):
             _train_snapshot(task)
             return
-        kind: Literal["churn", "stage"] = "churn" if task == "churn" else "stage"
         result = step(
             f"training the {task} model",
             lambda: train_task(clean_dir(state.settings), state.settings, kind),
@@ -303,15 +310,12 @@ def promote(
     from pipelines.steps import clean_dir
     from training.promote import promote as run_promote
 
-    if task not in ("churn", "stage"):
-        console.print(f"[bold red]error:[/] unknown task {task!r}: use 'churn' or 'stage'")
-        raise typer.Exit(code=2)
+    kind = parse_task(task)
     if force and not reason:
         console.print(
             "[bold red]error:[/] --force needs --reason '...' (it is recorded on the model version)"
         )
         raise typer.Exit(code=2)
-    kind: Literal["churn", "stage"] = "churn" if task == "churn" else "stage"
     with friendly_errors():
         forced = reason if force else None
         r = step(
@@ -332,11 +336,9 @@ def rollback(task: Annotated[str, typer.Argument(help="churn or stage")]) -> Non
     """
     from training.promote import rollback as run_rollback
 
-    if task not in ("churn", "stage"):
-        console.print(f"[bold red]error:[/] unknown task {task!r}: use 'churn' or 'stage'")
-        raise typer.Exit(code=2)
+    kind = parse_task(task)
     with friendly_errors():
-        current, previous = run_rollback(state.settings, "churn" if task == "churn" else "stage")
+        current, previous = run_rollback(state.settings, kind)
         console.print(f"  champion moved back from v{current} to v{previous}")
 
 
