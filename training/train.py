@@ -19,6 +19,8 @@ from training.calibrate import expected_calibration_error, fit_isotonic
 from training.dataset import LABEL, SERVICE, Task, label_frame, task_split, training_set
 from training.evaluate import (
     churn_metrics,
+    label_metrics,
+    markov_predict,
     recency_rule_auc,
     require_two_classes,
     stage_metrics,
@@ -52,14 +54,24 @@ def _inputs(train: pd.DataFrame, settings: Settings, task: Task) -> ModelInputs:
     return ModelInputs.fit(train, SERVICE[task], [f.name for f in feats], categorical, classes)
 
 
-def _evaluate(task: Task, y: np.ndarray, proba: np.ndarray, test: pd.DataFrame) -> dict[str, float]:
+def _stage_codes(frame: pd.DataFrame, column: str) -> np.ndarray:
+    return frame[column].map({s: i for i, s in enumerate(STAGES)}).to_numpy(dtype=np.int64)
+
+
+def _evaluate(
+    task: Task, y: np.ndarray, proba: np.ndarray, test: pd.DataFrame, train: pd.DataFrame
+) -> dict[str, float]:
     if task == "churn":
         metrics = churn_metrics(y, proba)
         metrics["baseline_recency_roc_auc"] = recency_rule_auc(y, test["days_since_last_purchase"].to_numpy())
         return metrics
     metrics = stage_metrics(y, proba)
-    current = test["current_stage"].map({s: i for i, s in enumerate(STAGES)}).to_numpy()
+    current = _stage_codes(test, "current_stage")
     metrics["baseline_stay_accuracy"] = stays_in_stage_accuracy(y, current)
+    markov = markov_predict(
+        _stage_codes(train, "current_stage"), _stage_codes(train, LABEL[task]), current, len(STAGES)
+    )
+    metrics |= {f"baseline_markov_{k}": v for k, v in label_metrics(y, markov).items()}
     return metrics
 
 
@@ -84,7 +96,7 @@ def train_task(clean_dir: Path, settings: Settings, task: Task) -> TrainResult:
         calibration = fit_isotonic(raw_valid, xy["valid"][1])
         raw_ece = expected_calibration_error(xy["test"][1], proba)
         proba = calibration.apply(proba)
-    metrics = _evaluate(task, xy["test"][1], proba, parts["test"])
+    metrics = _evaluate(task, xy["test"][1], proba, parts["test"], parts["train"])
     if calibration is not None:
         metrics |= {"ece": expected_calibration_error(xy["test"][1], proba), "ece_uncalibrated": raw_ece}
     tags = {

@@ -23,6 +23,7 @@ def test_churn_model_beats_the_recency_rule_out_of_time(trained):
 def test_stage_model_beats_staying_in_the_current_stage(trained):
     m = trained.results["stage"].metrics
     assert m["accuracy"] > m["baseline_stay_accuracy"]
+    assert m["macro_f1"] > m["baseline_markov_macro_f1"]
     assert m["macro_f1"] > 0.4
 
 
