@@ -29,9 +29,11 @@ from features.windows import (
     bucketed,
     days_since,
     epoch_day,
+    maxed,
     no_stash,
     on_grid,
     over_windows,
+    summed,
 )
 
 ALL = "all"  # every event, whatever its type
@@ -54,26 +56,20 @@ def _per_bucket(j: Table) -> dict[str, ibis.Value]:
     }
 
 
-def _summed(column: str) -> Agg:
-    return lambda j: j[column].sum()
-
-
 def _columns() -> dict[int, dict[str, Agg]]:
     cols: dict[int, dict[str, Agg]] = {}
     for fam, windows in EVENT_COUNTS:
         for w in windows:
-            cols.setdefault(w, {})[count_name(fam, w)] = _summed(f"n_{fam or ALL}")
+            cols.setdefault(w, {})[count_name(fam, w)] = summed(f"n_{fam or ALL}")
     for w in (30, 90):
-        cols[w][f"active_days_{w}d"] = _summed("active")
+        cols[w][f"active_days_{w}d"] = summed("active")
     cols.setdefault(365, {}).update(
-        reviews_365d=_summed("n_review"),
-        referrals_365d=_summed("n_referral"),
-        review_sum_365=_summed("review_sum"),
-        review_n_365=_summed("review_n"),
+        reviews_365d=summed("n_review"),
+        referrals_365d=summed("n_referral"),
+        review_sum_365=summed("review_sum"),
+        review_n_365=summed("review_n"),
     )
-    cols[ALL_HISTORY] = {
-        f"last_{f or ALL}": (lambda c: lambda j: j[c].max())(f"last_{f or ALL}") for f in EVENT_RECENCY
-    }
+    cols[ALL_HISTORY] = {f"last_{f or ALL}": maxed(f"last_{f or ALL}") for f in EVENT_RECENCY}
     return cols
 
 

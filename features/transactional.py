@@ -15,7 +15,7 @@ one customer at one timestamp, amounts summed:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import ibis
 import pandas as pd
@@ -33,6 +33,7 @@ from features.windows import (
     no_stash,
     on_grid,
     over_windows,
+    summed,
 )
 
 WINDOWS = [30, 90, 180, 365]
@@ -63,10 +64,7 @@ def _order_buckets(orders: Table, plan: Plan, stash: Stash) -> Table:
 
 def _order_parts(orders: Table, plan: Plan, stash: Stash) -> list[Table]:
     b = _order_buckets(orders, plan, stash)
-    total = {
-        name: (lambda c: lambda j: j[c].sum())(name)
-        for name in ("n", "spend", "gap_sum", "dev_sum", "dev_sq", "gap_n")
-    }
+    total = {name: summed(name) for name in ("n", "spend", "gap_sum", "dev_sum", "dev_sq", "gap_n")}
     columns = {
         ALL_HISTORY: {**total, "last": lambda j: j["last"].max(), "first": lambda j: j["first"].min()},
         30: {"purchases_30d": lambda j: j.n.sum()},
@@ -75,10 +73,6 @@ def _order_parts(orders: Table, plan: Plan, stash: Stash) -> list[Table]:
         365: {"purchases_365d": lambda j: j.n.sum(), "spend_365d": lambda j: j.spend.sum()},
     }
     return over_windows(b, plan, columns)
-
-
-def _summed(column: str) -> Callable[[Table], ibis.Value]:
-    return lambda j: j[column].sum()
 
 
 def _line_aggs(j: Table) -> dict[str, ibis.Value]:
@@ -95,7 +89,7 @@ def _line_parts(lines: Table, plan: Plan, stash: Stash) -> list[Table]:
     discount = lines.discount.cast("float64").fill_null(0) if "discount" in cols else ibis.null("float64")
     t = lines.mutate(day=epoch_day(lines.ts), discount=discount)
     b = stash(bucketed(t, plan, _line_aggs), "line_buckets")
-    parts = over_windows(b, plan, {365: {k: _summed(k) for k in ("refunds", "sales", "discount")}})
+    parts = over_windows(b, plan, {365: {k: summed(k) for k in ("refunds", "sales", "discount")}})
     if "category" in cols:
         sales = t.filter(t.amount > 0).select("customer_id", "day", category=t.category.cast("string"))
         cats = sales.join(plan.day_buckets(), "day").select("customer_id", "bucket", "category").distinct()

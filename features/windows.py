@@ -26,6 +26,16 @@ HISTORY_DAYS = 36_500  # all-history aggregates reach back a century before the 
 Stash = Callable[[Table, str], Table]
 
 
+def summed(column: str) -> Callable[[Table], ibis.Value]:
+    """An aggregate over covered bucket rows: the sum of one partial column."""
+    return lambda j: j[column].sum()
+
+
+def maxed(column: str) -> Callable[[Table], ibis.Value]:
+    """An aggregate over covered bucket rows: the maximum of one partial column."""
+    return lambda j: j[column].max()
+
+
 def no_stash(expr: Table, name: str) -> Table:
     """Keep an intermediate as an expression (tests, small data)."""
     return expr
