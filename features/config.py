@@ -79,6 +79,8 @@ class Training(Frozen):
     early_stopping_rounds: int = Field(30, gt=0)
     promotion_margin: float = Field(0.005, ge=0)  # a challenger must beat the champion by this much
     lightgbm: dict[str, Any] = Field(default_factory=dict)
+    # churn model: +1 = churn probability never falls as the feature grows (others fixed)
+    churn_monotone: dict[str, Literal[-1, 1]] = Field(default_factory=dict)
 
 
 class Mlflow(Frozen):

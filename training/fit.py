@@ -11,14 +11,20 @@ from features.config import Training
 from features.encoding import ModelInputs
 
 
-def booster_params(cfg: Training, n_classes: int) -> dict[str, Any]:
-    """LightGBM parameters: binary for churn, multiclass for the next stage."""
+def booster_params(
+    cfg: Training, n_classes: int, features: tuple[str, ...] = (), overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """LightGBM parameters: binary for churn (with its monotone constraints), multiclass for the stage."""
     objective: dict[str, Any] = (
         {"objective": "binary", "metric": "binary_logloss"}
         if n_classes == 2
         else {"objective": "multiclass", "num_class": n_classes, "metric": "multi_logloss"}
     )
-    return {**cfg.lightgbm, **objective, "seed": cfg.seed, "deterministic": True, "verbose": -1}
+    params = {**cfg.lightgbm, **(overrides or {}), **objective}
+    if n_classes == 2 and set(cfg.churn_monotone) & set(features):  # e.g. absent on snapshot sources
+        params["monotone_constraints"] = [cfg.churn_monotone.get(f, 0) for f in features]
+        params["monotone_constraints_method"] = "advanced"
+    return {**params, "seed": cfg.seed, "deterministic": True, "verbose": -1}
 
 
 def fit_booster(
@@ -27,6 +33,7 @@ def fit_booster(
     valid: tuple[np.ndarray, np.ndarray],
     cfg: Training,
     n_classes: int,
+    overrides: dict[str, Any] | None = None,
 ) -> lgb.Booster:
     """Train with early stopping on the validation cutoff."""
     cats = inputs.categorical_indices
@@ -36,7 +43,7 @@ def fit_booster(
     )
     dvalid = lgb.Dataset(valid[0], valid[1], reference=dtrain, categorical_feature=cats)
     return lgb.train(
-        booster_params(cfg, n_classes),
+        booster_params(cfg, n_classes, inputs.features, overrides),
         dtrain,
         num_boost_round=cfg.num_boost_round,
         valid_sets=[dvalid],

@@ -49,6 +49,9 @@ def _targets(frame: pd.DataFrame, task: Task) -> np.ndarray:
 
 def _inputs(train: pd.DataFrame, settings: Settings, task: Task) -> ModelInputs:
     feats = [f for family in catalog(settings.demographics).values() for f in family]
+    unknown = sorted(set(settings.training.churn_monotone) - {f.name for f in feats})
+    if unknown:
+        raise ValueError(f"training.churn_monotone names features not in the catalog: {unknown}")
     categorical = [f.name for f in feats if f.kind == "categorical"]
     classes = ("no_churn", "churn") if task == "churn" else STAGES
     return ModelInputs.fit(train, SERVICE[task], [f.name for f in feats], categorical, classes)
