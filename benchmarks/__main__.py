@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from benchmarks import features, generate
+from benchmarks import features, generate, training
 
-BENCHMARKS = {"generate": generate.main, "features": features.main}
+BENCHMARKS = {"generate": generate.main, "features": features.main, "training": training.main}
 
 
 def main() -> None:

@@ -79,6 +79,7 @@ class Training(Frozen):
     early_stopping_rounds: int = Field(30, gt=0)
     promotion_margin: float = Field(0.005, ge=0)  # a challenger must beat the champion by this much
     lightgbm: dict[str, Any] = Field(default_factory=dict)
+    stage_lightgbm: dict[str, Any] = Field(default_factory=dict)  # next-stage model: overrides lightgbm
     # churn model: +1 = churn probability never falls as the feature grows (others fixed)
     churn_monotone: dict[str, Literal[-1, 1]] = Field(default_factory=dict)
 
@@ -115,6 +116,19 @@ class Action(Frozen):
     action: str
 
 
+class ReasonTemplate(Frozen):
+    """One way to say why a feature raises churn risk, used when its conditions hold.
+
+    `text` is a Python format string over the customer's features by name (e.g.
+    "{days_since_last_purchase:.0f}"); it applies only when every field it names is known and the
+    `min`/`max` bounds (feature -> value) hold.
+    """
+
+    text: str
+    min: dict[str, float] = Field(default_factory=dict)
+    max: dict[str, float] = Field(default_factory=dict)
+
+
 class Serving(Frozen):
     host: str = "127.0.0.1"
     port: int = 3000
@@ -136,6 +150,7 @@ class Settings(Frozen):
     serving: Serving = Serving()
     stages: StageRules = StageRules()
     actions: tuple[Action, ...] = ()
+    reasons: dict[str, tuple[ReasonTemplate, ...]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _actions_cover_stages(self) -> Settings:
@@ -164,12 +179,21 @@ def project_root(config_path: Path) -> Path:
 
 
 def load_settings(path: Path | str = DEFAULT_CONFIG) -> Settings:
-    """Load configs/journey.yaml plus the stages and actions files it names."""
+    """Load configs/journey.yaml plus the stages, actions and reasons files it names.
+
+    The reasons file is optional unless named: without it every reason reads "<meaning>: <value>".
+    """
     path = Path(path)
     raw = _read_yaml(path)
     folder = path.parent
     raw["stages"] = _read_yaml(folder / raw.pop("stages_file", "stages.yaml"))
     raw["actions"] = _read_yaml(folder / raw.pop("actions_file", "actions.yaml")).get("actions", [])
+    reasons = folder / raw.pop("reasons_file", "reasons.yaml")
+    if reasons.is_file() or reasons.name != "reasons.yaml":
+        templates = _read_yaml(reasons).get("reasons", {})
+        raw["reasons"] = {
+            k: [{"text": v} if isinstance(v, str) else v for v in vs] for k, vs in templates.items()
+        }
     settings = Settings.model_validate(raw)
     root = project_root(path)
     resolved = {

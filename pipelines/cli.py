@@ -16,6 +16,7 @@ import pandas as pd
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.table import Table
 
 from features.config import DEFAULT_CONFIG, Settings, load_settings
 
@@ -245,10 +246,18 @@ def features_docs(out: Path = Path("docs/features.md")) -> None:
 
 
 @app.command()
-def train(task: Annotated[str, typer.Argument(help="churn or stage")]) -> None:
-    """Train a model on Feast training sets, evaluate out of time, register it as champion in MLflow.
+def train(
+    task: Annotated[str, typer.Argument(help="churn or stage")],
+    tune: Annotated[
+        int, typer.Option(help="Optuna trials on the validation cutoff before the final fit (0 = off).")
+    ] = 0,
+) -> None:
+    """Train a model on Feast training sets, evaluate it out of time beside its baselines, register it.
 
-    Example: journey train churn
+    The first version of a model becomes the champion; later ones wait as challenger for
+    `journey promote`. Plots, the model card and lineage are in the MLflow run.
+
+    Example: journey train churn --tune 20
     """
     from pipelines.steps import clean_dir
     from training.snapshot import is_snapshot_source
@@ -256,21 +265,66 @@ def train(task: Annotated[str, typer.Argument(help="churn or stage")]) -> None:
 
     kind = parse_task(task)
     with friendly_errors():
+        if tune < 0:
+            raise ValueError(f"--tune takes a number of trials >= 0, got {tune}")
         if is_snapshot_source(clean_dir(state.settings)):
             _train_snapshot(task)
             return
         result = step(
-            f"training the {task} model",
-            lambda: train_task(clean_dir(state.settings), state.settings, kind),
+            f"training the {task} model" + (f" ({tune} tuning trials)" if tune else ""),
+            lambda: train_task(clean_dir(state.settings), state.settings, kind, tune_trials=tune),
         )
-        shown = ", ".join(f"{k} {v:.3f}" for k, v in result.metrics.items())
         role = (
             "champion (first version)"
             if result.registered.champion
             else "challenger: `journey promote` decides"
         )
-        console.print(f"  {result.registered.name} v{result.registered.version} {role}: {shown}")
-        console.print(f"  rows: {result.rows}")
+        console.print(f"  {result.registered.name} v{result.registered.version}, {role}")
+        console.print(_metrics_table(kind, result.metrics))
+        console.print(f"  {result.grade.sentence} (docs/models.md)")
+        phases = ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items())
+        console.print(f"  rows: {result.rows}; {phases}; MLflow run {result.registered.run_id}")
+
+
+METRIC_ROWS = {
+    "churn": [
+        ("ROC AUC", "roc_auc"),
+        ("PR AUC", "pr_auc"),
+        ("log loss", "log_loss"),
+        ("Brier", "brier"),
+        ("ECE (uncalibrated)", "ece"),
+        ("lift / capture, top decile", "lift_top_decile"),
+        ("baseline: recency score ROC AUC", "baseline_recency_roc_auc"),
+        ("baseline: logistic regression ROC AUC", "baseline_logistic_roc_auc"),
+        ("baseline: BG/NBD ROC AUC", "baseline_bgnbd_roc_auc"),
+        ("baseline: best 'no purchase for N days' rule, F1", "baseline_rule_f1"),
+        ("model at the rule's volume, F1", "model_at_rule_volume_f1"),
+    ],
+    "stage": [
+        ("accuracy", "accuracy"),
+        ("macro-F1", "macro_f1"),
+        ("log loss", "log_loss"),
+        ("top-label ECE", "top_label_ece"),
+        ("lead conversion ROC AUC", "conversion_roc_auc"),
+        ("baseline: stays in stage, macro-F1", "baseline_stay_macro_f1"),
+        ("baseline: Markov, macro-F1", "baseline_markov_macro_f1"),
+        ("baseline: Markov, lead conversion ROC AUC", "baseline_markov_conversion_roc_auc"),
+    ],
+}
+
+
+def _metrics_table(task: str, m: dict[str, float]) -> Table:
+    """The headline out-of-time figures beside the baselines."""
+    table = Table("out-of-time test", "value", box=None, padding=(0, 2))
+    extras = {
+        "ece": lambda: f"{m['ece']:.3f} ({m['ece_uncalibrated']:.3f})",
+        "lift_top_decile": lambda: f"{m['lift_top_decile']:.2f}x / {m['capture_top_decile']:.1%}",
+        "baseline_rule_f1": lambda: f"{m['baseline_rule_f1']:.3f} (N = {m['baseline_rule_days']:.0f} days)",
+    }
+    for label, key in METRIC_ROWS[task]:
+        if key in m:
+            table.add_row(label, extras[key]() if key in extras else f"{m[key]:.3f}")
+    return table
 
 
 def _train_snapshot(task: str) -> None:

@@ -7,15 +7,16 @@ TreeSHAP reasons are computed only for the rows that ask for them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from string import Formatter
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from features.catalog import Feature, by_name
-from features.config import Action, Settings
+from features.config import Action, ReasonTemplate, Settings
 from features.schema import STAGES
 from serving.models import LoadedModel
 from serving.schemas import CustomerScore, Reason
@@ -48,9 +49,46 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def reason_sentence(feature: Feature | None, name: str, value: Any) -> str:
+def _known(value: Any) -> bool:
+    return value is not None and not (isinstance(value, float) and np.isnan(value))
+
+
+def _plain(value: Any) -> Any:
+    return float(value) if isinstance(value, np.floating | np.integer) else value
+
+
+def _fields(template: ReasonTemplate) -> set[str]:
+    """The features a template quotes or bounds."""
+    quoted = {field for _, field, _, _ in Formatter().parse(template.text) if field}
+    return quoted | set(template.min) | set(template.max)
+
+
+def _fits(template: ReasonTemplate, values: Mapping[str, Any]) -> bool:
+    if not all(_known(values.get(f)) for f in _fields(template)):
+        return False
+    low = all(values[f] >= bound for f, bound in template.min.items())
+    return low and all(values[f] <= bound for f, bound in template.max.items())
+
+
+def reason_sentence(
+    feature: Feature | None,
+    name: str,
+    value: Any,
+    templates: Sequence[ReasonTemplate] = (),
+    row: Callable[[str], Any] | None = None,
+) -> str:
+    """The first configured template that fits the customer's values, else "<meaning>: <value>".
+
+    `row` looks up any other feature of the same customer (templates may quote several).
+    """
+    if templates:
+        fields = set().union(*(_fields(t) for t in templates))
+        values = {f: _plain(value if f == name else row(f) if row else None) for f in fields}
+        for template in templates:
+            if _fits(template, values):
+                return template.text.format(**values)
     meaning = feature.description if feature else name.replace("_", " ")
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    if not _known(value):
         return f"{meaning.capitalize()}: none recorded"
     return f"{meaning.capitalize()}: {_fmt(value)}"
 
@@ -102,13 +140,16 @@ class Scorer:
         out = []
         for contrib_row, row in zip(contrib[:, :-1], rows, strict=True):
             top = np.argsort(-contrib_row)[:k]
-            out.append([self._reason(names[i], columns[names[i]][row], float(contrib_row[i])) for i in top])
+            out.append([self._reason(names[i], columns, row, float(contrib_row[i])) for i in top])
         return out
 
-    def _reason(self, name: str, value: Any, contribution: float) -> Reason:
-        if isinstance(value, (np.floating, float)):
-            value = None if np.isnan(value) else float(value)
-        sentence = reason_sentence(self.catalog.get(name), name, value)
+    def _reason(self, name: str, columns: Columns, row: int, contribution: float) -> Reason:
+        value = _plain(columns[name][row])
+        if isinstance(value, float) and np.isnan(value):
+            value = None
+        templates = self.settings.reasons.get(name, ())
+        lookup = (lambda f: columns[f][row] if f in columns else None) if templates else None
+        sentence = reason_sentence(self.catalog.get(name), name, value, templates, lookup)
         return Reason(feature=name, value=value, contribution=round(contribution, 4), sentence=sentence)
 
     def scores(

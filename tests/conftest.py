@@ -24,7 +24,7 @@ def make_config(folder: Path) -> Path:
     """A copy of configs/ whose workdir and outputs live in `folder`."""
     configs = folder / "configs"
     configs.mkdir(parents=True, exist_ok=True)
-    for name in ("stages.yaml", "actions.yaml"):
+    for name in ("stages.yaml", "actions.yaml", "reasons.yaml"):
         shutil.copy(REPO / "configs" / name, configs / name)
     shutil.copytree(REPO / "configs" / "sources", configs / "sources", dirs_exist_ok=True)
     text = (REPO / "configs" / "journey.yaml").read_text()

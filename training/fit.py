@@ -20,7 +20,8 @@ def booster_params(
         if n_classes == 2
         else {"objective": "multiclass", "num_class": n_classes, "metric": "multi_logloss"}
     )
-    params = {**cfg.lightgbm, **(overrides or {}), **objective}
+    per_task = cfg.stage_lightgbm if n_classes > 2 else {}
+    params = {**cfg.lightgbm, **per_task, **(overrides or {}), **objective}
     if n_classes == 2 and set(cfg.churn_monotone) & set(features):  # e.g. absent on snapshot sources
         params["monotone_constraints"] = [cfg.churn_monotone.get(f, 0) for f in features]
         params["monotone_constraints_method"] = "advanced"

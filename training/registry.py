@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import lightgbm as lgb
 import mlflow
 import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
@@ -48,47 +52,73 @@ def use_tracking(settings: Settings) -> str:
     return uri
 
 
+@dataclass(frozen=True)
+class Artifacts:
+    """What a run logs beside the model: plots, text files and the model card (needs the version)."""
+
+    figures: dict[str, Figure]
+    texts: dict[str, str]
+    card: Callable[[str], str]
+
+
+@contextmanager
+def tracked_run(settings: Settings, name: str) -> Iterator[str]:
+    """An MLflow run for one training; nested tuning runs and the model are logged inside it."""
+    use_tracking(settings)
+    with mlflow.start_run(run_name=name) as run:
+        yield run.info.run_id
+
+
 def log_and_register(
     name: str,
     booster: lgb.Booster,
     inputs: ModelInputs,
-    example: np.ndarray,
+    example: pd.DataFrame,
     metrics: dict[str, float],
     tags: dict[str, Any],
-    settings: Settings,
+    artifacts: Artifacts,
     calibration: Calibration | None = None,
+    version_tags: dict[str, str] | None = None,
 ) -> Registered:
-    """Log params, metrics, lineage tags and the booster; register it as the challenger.
+    """Log params, metrics, lineage, plots and the booster in the active run; register the version.
 
-    The first version of a model also becomes the champion; later versions replace the champion
-    only through `journey promote`, so a worse model never silently takes over.
+    The version is registered as `challenger`; the first version of a model also becomes the
+    champion. Later versions replace the champion only through `journey promote`, so a worse model
+    never silently takes over. Grade and headline metrics are tags on the version.
     """
-    use_tracking(settings)
-    with mlflow.start_run(run_name=name) as run:
-        mlflow.log_params({k: v for k, v in booster.params.items() if k != "categorical_feature"})
-        mlflow.log_params({"best_iteration": booster.best_iteration, "n_features": len(inputs.features)})
-        mlflow.log_metrics(metrics)
-        mlflow.set_tags({k: str(v) for k, v in tags.items()})
-        sample = example[:5]
-        info = mlflow.lightgbm.log_model(
-            booster,
-            name="model",
-            registered_model_name=name,
-            metadata={
-                **inputs.to_metadata(),
-                "calibration": calibration.to_metadata() if calibration else None,
-            },
-            signature=infer_signature(sample, booster.predict(sample)),
-        )
+    run = mlflow.active_run()
+    if run is None:
+        raise RuntimeError("log_and_register needs an active MLflow run (training.registry.tracked_run)")
+    hidden = {"categorical_feature", "monotone_constraints"}
+    mlflow.log_params({k: v for k, v in booster.params.items() if k not in hidden})
+    mlflow.log_params({"best_iteration": booster.best_iteration, "n_features": len(inputs.features)})
+    mlflow.log_metrics(metrics)
+    mlflow.set_tags({k: str(v) for k, v in tags.items()})
+    for file, figure in artifacts.figures.items():
+        mlflow.log_figure(figure, f"plots/{file}")
+    for file, text in artifacts.texts.items():
+        mlflow.log_text(text, file)
+    sample = example.head(5)
+    info = mlflow.lightgbm.log_model(
+        booster,
+        name="model",
+        registered_model_name=name,
+        metadata={
+            **inputs.to_metadata(),
+            "calibration": calibration.to_metadata() if calibration else None,
+        },
+        signature=infer_signature(sample, booster.predict(sample.to_numpy(dtype=np.float64))),
+        input_example=sample,
+    )
     version = str(info.registered_model_version)
+    mlflow.log_text(artifacts.card(version), "model_card.md")
     client = MlflowClient()
     first = alias_version(client, name, CHAMPION) is None
+    for key, value in (version_tags or {}).items():
+        client.set_model_version_tag(name, version, key, value)
     client.set_registered_model_alias(name, CHALLENGER, version)
     if first:
         client.set_registered_model_alias(name, CHAMPION, version)
         client.set_model_version_tag(name, version, "promoted", "first version of the model")
-    for key in ("roc_auc", "macro_f1"):
-        if key in metrics:
-            client.set_model_version_tag(name, version, key, f"{metrics[key]:.4f}")
     log.info("registered %s version %s (champion: %s)", name, version, first)
     return Registered(name=name, version=version, run_id=run.info.run_id, champion=first)

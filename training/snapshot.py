@@ -15,12 +15,7 @@ import ibis
 import mlflow
 import numpy as np
 import pandas as pd
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, train_test_split
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from features.catalog import demographic_features as demographic_catalog
 from features.config import Settings
@@ -28,6 +23,7 @@ from features.demographic import demographic_features
 from features.encoding import ModelInputs
 from features.io import table_path
 from features.tables import _typed, connect
+from training.baselines import logistic_pipeline, tabular
 from training.evaluate import churn_metrics, require_two_classes
 from training.fit import fit_booster
 from training.registry import use_tracking
@@ -58,33 +54,18 @@ def snapshot_frame(clean_dir: Path, settings: Settings) -> pd.DataFrame:
     return features.merge(labels[["customer_id", "churn"]], on="customer_id", how="inner")
 
 
-def _logistic(inputs: ModelInputs) -> object:
-    numeric = [f for f in inputs.features if f not in inputs.categories]
-    prep = ColumnTransformer(
-        [
-            ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric),
-            ("cat", OneHotEncoder(handle_unknown="ignore"), list(inputs.categories)),
-        ]
-    )
-    return make_pipeline(prep, LogisticRegression(max_iter=2000))
-
-
 def _fold_metrics(frame: pd.DataFrame, inputs: ModelInputs, settings: Settings) -> dict[str, list[float]]:
     y = frame["churn"].to_numpy(dtype=np.int64)
     x = inputs.matrix(frame)
-    tabular = (
-        frame[list(inputs.features)]
-        .astype(dict.fromkeys(inputs.categories, "string"))
-        .fillna(dict.fromkeys(inputs.categories, "missing"))
-    )
+    table = tabular(frame, inputs)
     seed = settings.training.seed
     out: dict[str, list[float]] = {}
     for train, test in StratifiedKFold(FOLDS, shuffle=True, random_state=seed).split(x, y):
         fit, valid = train_test_split(train, test_size=0.1, stratify=y[train], random_state=seed)
         booster = fit_booster(inputs, (x[fit], y[fit]), (x[valid], y[valid]), settings.training, 2)
         p_gbm = booster.predict(x[test], num_iteration=booster.best_iteration)
-        logistic = _logistic(inputs).fit(tabular.iloc[train], y[train])  # type: ignore[attr-defined]
-        p_lr = logistic.predict_proba(tabular.iloc[test])[:, 1]
+        logistic = logistic_pipeline(inputs).fit(table.iloc[train], y[train])
+        p_lr = logistic.predict_proba(table.iloc[test])[:, 1]
         for prefix, p in (("lightgbm", p_gbm), ("logistic", p_lr)):
             for key, value in churn_metrics(y[test], np.asarray(p)).items():
                 out.setdefault(f"{prefix}_{key}", []).append(value)

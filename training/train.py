@@ -3,34 +3,46 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
 from features.build import TIMESTAMP
 from features.catalog import catalog
 from features.config import Settings
-from features.encoding import ModelInputs
-from features.schema import CHURN_MODEL, STAGE_MODEL, STAGES
+from features.encoding import Calibration, ModelInputs
+from features.io import read_dataset_info
+from features.schema import ACTIVE_STAGES, CHURN_MODEL, STAGE_MODEL, STAGES
 from features.store import apply_definitions, open_store
+from training import plots
+from training.baselines import RECENCY, best_recency_rule, flag_metrics, logistic_scores, top_flags
 from training.calibrate import expected_calibration_error, fit_isotonic
+from training.card import model_card
 from training.dataset import LABEL, SERVICE, Task, label_frame, task_split, training_set
 from training.evaluate import (
     churn_metrics,
+    conversion_auc,
     label_metrics,
-    markov_predict,
     recency_rule_auc,
     require_two_classes,
+    stage_confusion,
     stage_metrics,
-    stays_in_stage_accuracy,
+    transition_matrix,
 )
 from training.fit import fit_booster
-from training.registry import Registered, log_and_register
+from training.grade import Grade, churn_grade, stage_grade
+from training.registry import Artifacts, Registered, log_and_register, tracked_run
+from training.tune import tune
 
 log = logging.getLogger(__name__)
 MODEL_NAME = {"churn": CHURN_MODEL, "stage": STAGE_MODEL}
+IMPORTANCE_ROWS = 2000  # test rows whose TreeSHAP contributions make the global importance
+XY = tuple[np.ndarray, np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -39,12 +51,25 @@ class TrainResult:
     metrics: dict[str, float]
     registered: Registered
     rows: dict[str, int]
+    grade: Grade
+    seconds: dict[str, float]  # wall time of each phase: data, fit, evaluate, register
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    metrics: dict[str, float]
+    figures: dict[str, Any]
+    texts: dict[str, str]
 
 
 def _targets(frame: pd.DataFrame, task: Task) -> np.ndarray:
     if task == "churn":
         return frame[LABEL[task]].to_numpy(dtype=np.int64)
-    return frame[LABEL[task]].map({s: i for i, s in enumerate(STAGES)}).to_numpy(dtype=np.int64)
+    return _stage_codes(frame, LABEL[task])
+
+
+def _stage_codes(frame: pd.DataFrame, column: str) -> np.ndarray:
+    return frame[column].map({s: i for i, s in enumerate(STAGES)}).to_numpy(dtype=np.int64)
 
 
 def _inputs(train: pd.DataFrame, settings: Settings, task: Task) -> ModelInputs:
@@ -57,52 +82,101 @@ def _inputs(train: pd.DataFrame, settings: Settings, task: Task) -> ModelInputs:
     return ModelInputs.fit(train, SERVICE[task], [f.name for f in feats], categorical, classes)
 
 
-def _stage_codes(frame: pd.DataFrame, column: str) -> np.ndarray:
-    return frame[column].map({s: i for i, s in enumerate(STAGES)}).to_numpy(dtype=np.int64)
+def _predict(booster: lgb.Booster, x: np.ndarray) -> np.ndarray:
+    return np.asarray(booster.predict(x, num_iteration=booster.best_iteration))
 
 
-def _evaluate(
-    task: Task, y: np.ndarray, proba: np.ndarray, test: pd.DataFrame, train: pd.DataFrame
-) -> dict[str, float]:
-    if task == "churn":
-        metrics = churn_metrics(y, proba)
-        metrics["baseline_recency_roc_auc"] = recency_rule_auc(y, test["days_since_last_purchase"].to_numpy())
-        return metrics
-    metrics = stage_metrics(y, proba)
-    current = _stage_codes(test, "current_stage")
-    metrics["baseline_stay_accuracy"] = stays_in_stage_accuracy(y, current)
-    markov = markov_predict(
-        _stage_codes(train, "current_stage"), _stage_codes(train, LABEL[task]), current, len(STAGES)
-    )
-    metrics |= {f"baseline_markov_{k}": v for k, v in label_metrics(y, markov).items()}
-    return metrics
+def _bgnbd_scores(train: pd.DataFrame, test: pd.DataFrame, window_days: int) -> np.ndarray | None:
+    """P(no purchase in the window) under a BG/NBD fitted on the training rows; None if unidentifiable."""
+    from training.clv import fit_bgnbd, rfm_from_features
+
+    try:
+        model = fit_bgnbd(rfm_from_features(train))
+    except ValueError as err:
+        log.warning("BG/NBD baseline skipped: %s", err)
+        return None
+    return np.asarray(model.p_no_purchase(rfm_from_features(test), float(window_days)))
 
 
-def train_task(clean_dir: Path, settings: Settings, task: Task) -> TrainResult:
-    """Build the out-of-time training set for a task, fit LightGBM, log and register the champion."""
-    split = task_split(settings, task)
-    labels = label_frame(clean_dir, settings, task, split)
-    store = open_store(settings)
-    apply_definitions(store, settings)  # idempotent: training does not depend on `materialize` first
-    frame = training_set(store, labels, task)
-    parts = {name: frame[frame["split"] == name] for name in ("train", "valid", "test")}
-    if task == "churn":
-        require_two_classes(parts["train"][LABEL[task]].to_numpy(), "the churn training set")
-    inputs = _inputs(parts["train"], settings, task)
-    xy = {name: (inputs.matrix(p), _targets(p, task)) for name, p in parts.items()}
-    n_classes = 2 if task == "churn" else len(STAGES)
-    booster = fit_booster(inputs, xy["train"], xy["valid"], settings.training, n_classes)
-    proba = np.asarray(booster.predict(xy["test"][0], num_iteration=booster.best_iteration))
-    calibration = None
-    if task == "churn":
-        raw_valid = np.asarray(booster.predict(xy["valid"][0], num_iteration=booster.best_iteration))
-        calibration = fit_isotonic(raw_valid, xy["valid"][1])
-        raw_ece = expected_calibration_error(xy["test"][1], proba)
-        proba = calibration.apply(proba)
-    metrics = _evaluate(task, xy["test"][1], proba, parts["test"], parts["train"])
-    if calibration is not None:
-        metrics |= {"ece": expected_calibration_error(xy["test"][1], proba), "ece_uncalibrated": raw_ece}
-    tags = {
+def evaluate_churn(
+    y: np.ndarray,
+    p: np.ndarray,
+    raw: np.ndarray,
+    parts: dict[str, pd.DataFrame],
+    inputs: ModelInputs,
+    settings: Settings,
+) -> Evaluation:
+    """Model metrics on the test cutoffs beside every churn baseline, and the plots that show them."""
+    train, test = parts["train"], parts["test"]
+    y_train = _targets(train, "churn")
+    metrics = churn_metrics(y, p) | {"ece_uncalibrated": expected_calibration_error(y, raw)}
+    scores = {"LightGBM (calibrated)": p, "recency": test[RECENCY].to_numpy(dtype=np.float64)}
+    metrics["baseline_recency_roc_auc"] = recency_rule_auc(y, scores["recency"])
+    rule = best_recency_rule(train[RECENCY].to_numpy(), y_train)
+    flags = rule.flags(test[RECENCY].to_numpy())
+    metrics["baseline_rule_days"] = float(rule.days)
+    metrics |= {f"baseline_rule_{k}": v for k, v in flag_metrics(y, flags).items()}
+    at_volume = flag_metrics(y, top_flags(p, int(flags.sum())))
+    metrics |= {f"model_at_rule_volume_{k}": at_volume[k] for k in ("precision", "recall", "f1")}
+    scores["logistic regression"] = logistic_scores(train, y_train, test, inputs, settings.training.seed)
+    metrics["baseline_logistic_roc_auc"] = churn_metrics(y, scores["logistic regression"])["roc_auc"]
+    bgnbd = _bgnbd_scores(train, test, settings.labels.prediction_window_days)
+    if bgnbd is not None:
+        scores["BG/NBD P(no purchase)"] = bgnbd
+        metrics["baseline_bgnbd_roc_auc"] = churn_metrics(y, bgnbd)["roc_auc"]
+    reliability = plots.reliability(y, p).reset_index()
+    figures = {
+        "roc.png": plots.roc_figure(y, scores),
+        "precision_recall.png": plots.pr_figure(y, scores),
+        "calibration.png": plots.calibration_figure(y, {"calibrated": p, "raw LightGBM": raw}),
+        "lift.png": plots.lift_figure(y, scores),
+    }
+    return Evaluation(metrics, figures, {"calibration.csv": reliability.to_csv(index=False)})
+
+
+def evaluate_stage(y: np.ndarray, proba: np.ndarray, parts: dict[str, pd.DataFrame]) -> Evaluation:
+    """Next-stage metrics beside "stays in stage" and the Markov transition matrix."""
+    n = len(STAGES)
+    current = _stage_codes(parts["test"], "current_stage")
+    metrics = stage_metrics(y, proba, STAGES)
+    metrics |= {f"baseline_stay_{k}": v for k, v in label_metrics(y, current).items()}
+    train = parts["train"]
+    matrix = transition_matrix(_stage_codes(train, "current_stage"), _targets(train, "stage"), n)
+    markov = matrix[current]
+    metrics |= {f"baseline_markov_{k}": v for k, v in label_metrics(y, markov.argmax(axis=1)).items()}
+    before = [STAGES.index(s) for s in ("awareness", "consideration")]
+    after = [STAGES.index(s) for s in ACTIVE_STAGES]
+    for key, probabilities in (("conversion_roc_auc", proba), ("baseline_markov_conversion_roc_auc", markov)):
+        auc = conversion_auc(y, probabilities[:, after].sum(axis=1), current, before, after)
+        if auc is not None:
+            metrics[key] = auc
+    pred = proba.argmax(axis=1)
+    confusion = stage_confusion(y, pred, n)
+    figures = {
+        "confusion_matrix.png": plots.confusion_figure(confusion, STAGES),
+        "stage_reliability.png": plots.calibration_figure(
+            (pred == y).astype(np.float64), {"top-label confidence": proba.max(axis=1)}
+        ),
+    }
+    table = pd.DataFrame(confusion, index=pd.Index(STAGES, name="actual"), columns=list(STAGES))
+    return Evaluation(metrics, figures, {"confusion_matrix.csv": table.to_csv()})
+
+
+def global_importance(booster: lgb.Booster, x: np.ndarray, names: tuple[str, ...]) -> pd.Series:
+    """Mean |TreeSHAP contribution| per feature over (a sample of) the test rows, summed over classes."""
+    rows = x[: min(len(x), IMPORTANCE_ROWS)]
+    contrib = np.asarray(booster.predict(rows, pred_contrib=True, num_iteration=booster.best_iteration))
+    per_class = contrib.reshape(len(rows), -1, len(names) + 1)[:, :, :-1]  # drop the bias column
+    values = np.abs(per_class).sum(axis=1).mean(axis=0)
+    return pd.Series(values, index=list(names), name="mean_abs_shap").sort_values(ascending=False)
+
+
+def _lineage(
+    clean_dir: Path, settings: Settings, task: Task, frame: pd.DataFrame, split: Any
+) -> dict[str, str]:
+    info = read_dataset_info(clean_dir) or {}
+    return {
+        "source": str(info.get("source", "unknown")),
         "feature_service": SERVICE[task],
         "train_cutoffs": f"{split.train[0].date()}..{split.train[-1].date()}",
         "valid_cutoff": str(split.valid[0].date()),
@@ -111,9 +185,75 @@ def train_task(clean_dir: Path, settings: Settings, task: Task) -> TrainResult:
         "label_windows": f"prediction_window_days={settings.labels.prediction_window_days},"
         f"stage_horizon_days={settings.labels.stage_horizon_days}",
     }
-    registered = log_and_register(
-        MODEL_NAME[task], booster, inputs, xy["test"][0], metrics, tags, settings, calibration
-    )
-    rows = {name: len(p) for name, p in parts.items()}
-    log.info("%s model: %s on %s rows", task, metrics, rows)
-    return TrainResult(task=task, metrics=metrics, registered=registered, rows=rows)
+
+
+def train_task(clean_dir: Path, settings: Settings, task: Task, tune_trials: int = 0) -> TrainResult:
+    """Build the out-of-time training set for a task, fit LightGBM, evaluate, log and register it."""
+    clock = Clock()
+    split = task_split(settings, task)
+    labels = label_frame(clean_dir, settings, task, split)
+    store = open_store(settings)
+    apply_definitions(store, settings)  # idempotent: training does not depend on `materialize` first
+    frame = training_set(store, labels, task)
+    parts = {name: frame[frame["split"] == name] for name in ("train", "valid", "test")}
+    if task == "churn":
+        for name in ("train", "valid", "test"):
+            require_two_classes(parts[name][LABEL[task]].to_numpy(), f"the churn {name} set")
+    inputs = _inputs(parts["train"], settings, task)
+    xy: dict[str, XY] = {name: (inputs.matrix(p), _targets(p, task)) for name, p in parts.items()}
+    n_classes = 2 if task == "churn" else len(STAGES)
+    name = MODEL_NAME[task]
+    clock.lap("data")
+    with tracked_run(settings, name):
+        overrides = (
+            tune(inputs, xy["train"], xy["valid"], settings.training, n_classes, tune_trials)
+            if tune_trials
+            else None
+        )
+        booster = fit_booster(inputs, xy["train"], xy["valid"], settings.training, n_classes, overrides)
+        clock.lap("fit")
+        proba = _predict(booster, xy["test"][0])
+        calibration: Calibration | None = None
+        y = xy["test"][1]
+        if task == "churn":
+            calibration = fit_isotonic(_predict(booster, xy["valid"][0]), xy["valid"][1])
+            result = evaluate_churn(y, calibration.apply(proba), proba, parts, inputs, settings)
+            grade = churn_grade(result.metrics)
+        else:
+            result = evaluate_stage(y, proba.reshape(len(y), -1), parts)
+            grade = stage_grade(result.metrics)
+        importance = global_importance(booster, xy["test"][0], inputs.features)
+        tags = _lineage(clean_dir, settings, task, frame, split) | {"grade": grade.letter}
+        rows = {k: len(p) for k, p in parts.items()}
+        artifacts = Artifacts(
+            figures={**result.figures, "importance.png": plots.importance_figure(importance)},
+            texts={**result.texts, "importance.csv": importance.to_csv()},
+            card=lambda version: model_card(
+                task, name, version, result.metrics, grade, tags, rows, importance, booster.params
+            ),
+        )
+        headline = ("roc_auc", "pr_auc", "ece") if task == "churn" else ("macro_f1", "accuracy")
+        version_tags = {"grade": grade.letter, "grade_reason": grade.sentence} | {
+            k: f"{result.metrics[k]:.4f}" for k in headline if k in result.metrics
+        }
+        clock.lap("evaluate")
+        example = pd.DataFrame(xy["test"][0][:5], columns=list(inputs.features))
+        registered = log_and_register(
+            name, booster, inputs, example, result.metrics, tags, artifacts, calibration, version_tags
+        )
+    clock.lap("register")
+    log.info("%s model: %s on %s rows in %s", task, result.metrics, rows, clock.laps)
+    return TrainResult(task, result.metrics, registered, rows, grade, clock.laps)
+
+
+class Clock:
+    """Wall time per phase, for the CLI and the training benchmark."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = now - self._last
+        self._last = now

@@ -31,8 +31,11 @@ def test_online_retail_validates_builds_and_trains(config_path: Path, shared_env
     assert "verdict: usable" in report
     assert "snapshots up to 2011-12-10" in run(config_path, "features", "build")
     trained = run(config_path, "train", "churn")
-    auc, recency = (float(trained.split(key)[1][:5]) for key in ("roc_auc ", "baseline_recency_roc_auc "))
+    keys = ("ROC AUC ", "recency score ROC AUC ", "logistic regression ROC AUC ")
+    auc, recency, logistic = (float(trained.split(key)[1][:5]) for key in keys)
     assert auc > recency + 0.05
+    assert auc > logistic - 0.01  # LightGBM is not worse than the linear baseline
+    assert "over the best baseline" in trained
 
 
 def test_telco_classic_cross_validates_its_snapshot_label(config_path: Path, shared_env: Path, real):

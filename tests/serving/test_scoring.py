@@ -31,6 +31,36 @@ def test_reason_sentences_quote_the_catalog():
     assert reason_sentence(None, "spend_trend", float("nan")) == "Spend trend: none recorded"
 
 
+def test_configured_reason_templates_pick_the_first_that_fits():
+    from features.config import load_settings
+
+    templates = load_settings().reasons["days_since_last_purchase"]  # the shipped configs/reasons.yaml
+    feat = Feature("days_since_last_purchase", "transactional", "all", "days since the last purchase")
+    row = {"overdue_ratio": 3.04}
+    sentence = reason_sentence(feat, feat.name, 74.0, templates, row.get)
+    assert sentence == "No purchase for 74 days, 3.0x longer than usual"
+    row = {"overdue_ratio": 1.1}  # not overdue enough for the first template
+    assert reason_sentence(feat, feat.name, 74.0, templates, row.get) == "No purchase for 74 days"
+    row = {"overdue_ratio": float("nan")}  # one purchase only: no usual gap
+    assert reason_sentence(feat, feat.name, 74.0, templates, row.get) == "No purchase for 74 days"
+    assert (
+        reason_sentence(feat, feat.name, None, templates, row.get)
+        == "Days since the last purchase: none recorded"
+    )
+
+
+def test_reason_template_bounds_and_missing_fields():
+    from features.config import ReasonTemplate
+
+    templates = (
+        ReasonTemplate(text="No purchase in 90 days", max={"purchases_90d": 0}),
+        ReasonTemplate(text="Only {purchases_90d:.0f} purchases, {unknown_feature}"),
+        ReasonTemplate(text="Only {purchases_90d:.0f} purchases"),
+    )
+    assert reason_sentence(None, "purchases_90d", 0.0, templates, {}.get) == "No purchase in 90 days"
+    assert reason_sentence(None, "purchases_90d", np.float64(2.0), templates, {}.get) == "Only 2 purchases"
+
+
 def test_encoding_maps_unknown_levels_to_missing_and_round_trips():
     inputs = ModelInputs("churn_v1", ("age", "plan"), {"plan": ("basic", "premium")})
     x = inputs.matrix({"age": [30, None, 50], "plan": ["premium", "gold", None]})

@@ -26,3 +26,15 @@ def test_ece_is_zero_for_exact_rates_and_large_for_wrong_ones():
     y = np.array([0, 0, 1, 1])
     assert expected_calibration_error(y, np.array([0.5, 0.5, 0.5, 0.5])) == 0.0
     assert expected_calibration_error(y, np.array([0.95, 0.95, 0.05, 0.05])) > 0.8
+
+
+def test_calibration_keeps_the_raw_ranking_exactly():
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(1)
+    raw = rng.uniform(0, 1, 5000)
+    y = (rng.uniform(0, 1, raw.size) < raw**2).astype(int)
+    calibrated = fit_isotonic(raw[:2500], y[:2500]).apply(raw[2500:])
+    assert len(np.unique(calibrated)) == len(np.unique(raw[2500:]))  # no ties made by flat steps
+    assert roc_auc_score(y[2500:], calibrated) == roc_auc_score(y[2500:], raw[2500:])
+    assert np.all(np.diff(calibrated[np.argsort(raw[2500:])]) > 0)
