@@ -71,6 +71,13 @@ class Labels(Frozen):
     stage_horizon_days: int = Field(30, gt=0)
 
 
+class FeatureServices(Frozen):
+    """The Feast FeatureService each model trains on (and serves from: the model keeps its name)."""
+
+    churn: str = "churn_v1"
+    stage: str = "stage_v1"
+
+
 class Training(Frozen):
     test_cutoffs: int = Field(2, ge=1)
     min_train_cutoffs: int = Field(2, ge=1)
@@ -80,6 +87,7 @@ class Training(Frozen):
     promotion_margin: float = Field(0.005, ge=0)  # a challenger must beat the champion by this much
     lightgbm: dict[str, Any] = Field(default_factory=dict)
     stage_lightgbm: dict[str, Any] = Field(default_factory=dict)  # next-stage model: overrides lightgbm
+    feature_services: FeatureServices = FeatureServices()
     # churn model: +1 = churn probability never falls as the feature grows (others fixed)
     churn_monotone: dict[str, Literal[-1, 1]] = Field(default_factory=dict)
 
@@ -135,6 +143,7 @@ class Serving(Frozen):
     max_ids: int = Field(1000, gt=0)
     reasons: int = Field(3, ge=0)
     risk_tiers: RiskTiers = RiskTiers()
+    reload_seconds: int = Field(30, gt=0)  # how often the service checks the champion alias
 
 
 class Settings(Frozen):

@@ -472,7 +472,23 @@ def serve(
         f"serving on http://{settings.serving.host}:{chosen} (docs at /docs) with config {state.config}"
     )
     env = service_env(settings, state.config)
+    if not env.get("JOURNEY_API_KEY"):
+        console.print(
+            "[yellow]JOURNEY_API_KEY is not set: the scoring API is open to anyone who can reach it[/]"
+        )
     raise typer.Exit(subprocess.call(service_command(settings.serving.host, chosen), env=env))
+
+
+@app.command()
+def openapi(out: Path = Path("docs/openapi.json")) -> None:
+    """Write the scoring API's OpenAPI document (the exact request and response models).
+
+    Example: journey openapi --out docs/openapi.json
+    """
+    from serving.service import openapi_document
+
+    out.write_text(openapi_document())
+    console.print(f"wrote {out}")
 
 
 @app.command()

@@ -51,7 +51,7 @@ def run_dataset(name: str, folder: Path, customers: int) -> dict[str, Any]:
     for task in ("churn", "stage"):
         try:
             result = train_task(clean_dir(settings), settings, task)
-            out[task] = {"metrics": result.metrics, "rows": result.rows}
+            out[task] = {"metrics": result.metrics, "rows": result.rows, "grade": result.grade.letter}
         except SingleClassError as err:
             out[task] = {"skipped": str(err)}
     return out
@@ -63,46 +63,117 @@ def _fmt(task: dict[str, Any], keys: list[str]) -> str:
     return " / ".join(f"{task['metrics'][k]:.3f}" for k in keys)
 
 
+def _get(m: dict[str, float], key: str, fmt: str = ".3f") -> str:
+    return format(m[key], fmt) if key in m else "n/a"
+
+
+def _churn_lines(results: dict[str, dict[str, Any]]) -> list[str]:
+    lines = [
+        "## Churn (active buyers; no purchase in the next 90 days)\n",
+        "| dataset | grade | ROC AUC | recency score | logistic regression | BG/NBD"
+        " | best 'no purchase for N days' rule: N, F1 | model F1 at the rule's volume | test rows |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    quality = [
+        "\n### Churn probabilities and targeting\n",
+        "| dataset | PR AUC | log loss | Brier | ECE (uncalibrated) | top-decile lift / capture"
+        " | base rate |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        c = r.get("churn")
+        if c is None:
+            continue
+        if "skipped" in c:
+            lines.append(f"| {name} | | {_fmt(c, [])} | | | | | | |")
+            continue
+        m = c["metrics"]
+        lines.append(
+            f"| {name} | {c['grade']} | **{m['roc_auc']:.3f}** | {_get(m, 'baseline_recency_roc_auc')}"
+            f" | {_get(m, 'baseline_logistic_roc_auc')} | {_get(m, 'baseline_bgnbd_roc_auc')}"
+            f" | {m['baseline_rule_days']:.0f} d, {m['baseline_rule_f1']:.3f}"
+            f" | {m['model_at_rule_volume_f1']:.3f} | {c['rows']['test']:,} |"
+        )
+        quality.append(
+            f"| {name} | {m['pr_auc']:.3f} | {m['log_loss']:.3f} | {m['brier']:.3f}"
+            f" | {m['ece']:.3f} ({m['ece_uncalibrated']:.3f})"
+            f" | {m['lift_top_decile']:.2f}x / {m['capture_top_decile']:.1%} | {m['base_rate']:.3f} |"
+        )
+    return lines + quality
+
+
+def _stage_lines(results: dict[str, dict[str, Any]]) -> list[str]:
+    lines = [
+        "\n## Next stage (stage 30 days later, every known customer)\n",
+        "| dataset | grade | accuracy / macro-F1 | log loss | top-label ECE | stays in stage: accuracy /"
+        " macro-F1 | Markov: accuracy / macro-F1 | lead conversion ROC AUC (Markov) | test rows |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        s = r.get("stage")
+        if s is None:
+            continue
+        if "skipped" in s:
+            lines.append(f"| {name} | | {_fmt(s, [])} | | | | | | |")
+            continue
+        m = s["metrics"]
+        conversion = (
+            f"{m['conversion_roc_auc']:.3f} ({_get(m, 'baseline_markov_conversion_roc_auc')})"
+            if "conversion_roc_auc" in m
+            else "n/a"
+        )
+        lines.append(
+            f"| {name} | {s['grade']} | **{_fmt(s, ['accuracy', 'macro_f1'])}** | {m['log_loss']:.3f}"
+            f" | {m['top_label_ece']:.3f} | {_fmt(s, ['baseline_stay_accuracy', 'baseline_stay_macro_f1'])}"
+            f" | {_fmt(s, ['baseline_markov_accuracy', 'baseline_markov_macro_f1'])} | {conversion}"
+            f" | {s['rows']['test']:,} |"
+        )
+    return lines
+
+
+def _targets(results: dict[str, dict[str, Any]]) -> list[str]:
+    """The issue's quality targets, measured on this run."""
+    rows: list[tuple[str, str, float | None, float]] = []
+    telco = results.get("telco_classic", {}).get("snapshot")
+    if telco:
+        rows.append(
+            ("Telco classic churn ROC AUC (5-fold)", ">= 0.845", telco["metrics"]["lightgbm_roc_auc"], 0.845)
+        )
+    retail = results.get("online_retail", {}).get("churn", {}).get("metrics")
+    if retail:
+        best = max(
+            retail[k]
+            for k in ("baseline_recency_roc_auc", "baseline_logistic_roc_auc", "baseline_bgnbd_roc_auc")
+            if k in retail
+        )
+        rows.append(
+            ("Online Retail churn ROC AUC - best baseline", ">= +0.02", retail["roc_auc"] - best, 0.02)
+        )
+    for name, r in results.items():
+        churn = r.get("churn", {}).get("metrics")
+        if churn:
+            rows.append((f"{name} churn ECE", "<= 0.03", churn["ece"], -0.03))
+        stage = r.get("stage", {}).get("metrics")
+        if stage:
+            gain = stage["macro_f1"] - stage["baseline_markov_macro_f1"]
+            rows.append((f"{name} next-stage macro-F1 - Markov", ">= +0.05", gain, 0.05))
+    lines = ["\n## Targets (issue #4)\n", "| target | goal | measured | status |", "|---|---|---|---|"]
+    for label, goal, value, bound in rows:
+        met = value is not None and (value <= -bound if bound < 0 else value >= bound)
+        shown = f"{value:+.3f}" if goal.startswith(">= +") else f"{value:.3f}"
+        lines.append(f"| {label} | {goal} | {shown} | {'met' if met else '**not met**'} |")
+    return lines
+
+
 def render(results: dict[str, dict[str, Any]], customers: int, command: str) -> str:
     lines = [
         "# Results\n",
         f"Generated by `{command}`; every figure is out of time: the newest complete cutoffs are the",
         "test set and training cutoffs end before their label windows reach it. Synthetic data:",
-        f"{customers:,} generated customers over 2023-2024 (seed 7).\n",
-        "## Churn (active buyers; no purchase in the next 90 days)\n",
-        "| dataset | ROC AUC / PR AUC / Brier | ECE (uncalibrated) | recency rule ROC AUC | base rate"
-        " | test rows |",
-        "|---|---|---|---|---|---|",
+        f"{customers:,} generated customers over 2023-2024 (seed 7). Baselines are defined and grades",
+        "explained in [models.md](models.md); every baseline is scored on the same test rows.\n",
     ]
-    for name, r in results.items():
-        if "snapshot" in r:
-            continue
-        c = r["churn"]
-        if "skipped" in c:
-            lines.append(f"| {name} | {_fmt(c, [])} | | | | |")
-            continue
-        m = c["metrics"]
-        lines.append(
-            f"| {name} | {_fmt(c, ['roc_auc', 'pr_auc', 'brier'])}"
-            f" | {m['ece']:.3f} ({m['ece_uncalibrated']:.3f})"
-            f" | {m['baseline_recency_roc_auc']:.3f}"
-            f" | {m['base_rate']:.3f} | {c['rows']['test']:,} |"
-        )
-    lines += [
-        "\n## Next stage (stage 30 days later, every known customer)\n",
-        "| dataset | accuracy / macro-F1 | Markov baseline accuracy / macro-F1 | stays-in-stage accuracy"
-        " | test rows |",
-        "|---|---|---|---|---|",
-    ]
-    for name, r in results.items():
-        if "snapshot" in r:
-            continue
-        s = r["stage"]
-        base = f"{s['metrics']['baseline_stay_accuracy']:.3f}" if "metrics" in s else ""
-        markov = _fmt(s, ["baseline_markov_accuracy", "baseline_markov_macro_f1"]) if "metrics" in s else ""
-        rows = f"{s['rows']['test']:,}" if "rows" in s else ""
-        lines.append(f"| {name} | {_fmt(s, ['accuracy', 'macro_f1'])} | {markov} | {base} | {rows} |")
-    lines += _snapshot_lines(results)
+    lines += _churn_lines(results) + _stage_lines(results) + _snapshot_lines(results) + _targets(results)
     return "\n".join(lines) + "\n"
 
 
@@ -143,22 +214,32 @@ NOTES = """
 ## Reading these figures
 
 - Churn probabilities are calibrated by isotonic regression fitted on the validation cutoff (a
-  time slice the booster was not fitted on); ECE is the expected calibration error on the test
-  cutoffs over ten probability bins, after and (in brackets) before calibration. Isotonic steps
-  create ties, which can cost a little ranking quality (PR AUC) on a model that was already well
-  calibrated; on Online Retail it lowers the error, on the generated data it does not.
-- The recency rule scores a customer by days since the last purchase; its ROC AUC is computed
-  on the same test rows. Stays-in-stage predicts that the stage 30 days later is today's; the
-  Markov baseline predicts the most frequent next stage of each current stage in the training
-  rows (the argmax of the empirical transition matrix).
-- Online Retail has no behavioural events (only invoices), so its models use transactional and
-  country features. The reference figures in the data README (logistic regression 0.743,
-  LightGBM 0.731) are for one cutoff (2011-09-10) with in-sample cross-validation, so they are
-  context, not a like-for-like baseline; the rolling out-of-time figure above is the honest one.
+  time slice the booster was not fitted on), made strictly increasing so that calibration keeps
+  the booster's ranking; ECE is the expected calibration error on the test cutoffs over ten
+  probability bins, after and (in brackets) before calibration.
+- Baselines (models.md): the recency score ranks by days since the last purchase; the best
+  "no purchase for N days" rule picks N on the training rows and is compared with the model
+  flagging the same number of customers; logistic regression uses the same features; BG/NBD
+  gives each customer's probability of no purchase in the window from frequency, recency and
+  age. Stays-in-stage predicts that the stage 30 days later is today's; Markov predicts the most
+  frequent next stage of each current stage in the training rows.
+- Online Retail has no behavioural events (only invoices) and one year of history, so its
+  models use transactional and country features from three training cutoffs (the others have
+  label windows that reach into the test period). Logistic regression on the same features comes
+  within 0.01 ROC AUC of LightGBM there: the signal is mostly recency and frequency, which a
+  linear model captures, and the training set is small (about 4,800 rows). The data README's
+  reference figures (logistic regression 0.743, LightGBM 0.731) are for one cutoff with
+  in-sample cross-validation: context, not a like-for-like baseline.
+- Next stage: most customers keep their stage over 30 days, so accuracy is dominated by the
+  stay-in-stage rule and macro-F1 by the rarer transitions (to retention, advocacy, churned);
+  the gain over Markov is the learnt part. Re-weighting the class decision on the validation
+  cutoff to maximise macro-F1 was tried and moved test macro-F1 by less than 0.001, so it is
+  not used.
 - Olist (lead -> deal): no lead ever buys twice, so churn has one class and is skipped with the
-  message the CLI gives; the next-stage model predicts conversion of leads, but its accuracy is
-  dominated by leads that stay in awareness: a conversion-specific metric (lead -> deal ROC AUC)
-  is still to come.
+  message the CLI gives. The lead conversion ROC AUC ranks leads in awareness or consideration by
+  the model's probability of reaching purchase within 30 days; Markov gives every lead in the
+  same stage the same probability (0.5 AUC). The funnel table has only each lead's first contact
+  date and origin, so there is little to learn from.
 - IBM Telco classic is a single snapshot without dated activity: it supports only its snapshot
   churn label, evaluated by stratified 5-fold cross-validation on the declared attributes and
   tenure (no outcome fields: TotalCharges is kept, Churn is the label). Published 0.90+ figures

@@ -1,11 +1,48 @@
-"""Request and response models of the scoring API (they generate its OpenAPI schema)."""
+"""Request and response models of the scoring API (they generate its OpenAPI schema).
+
+Requests forbid unknown fields, so a client's typo is a 400 naming the field, not a silent default.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
+from _bentoml_sdk.io_models import IODescriptor
 from pydantic import BaseModel, ConfigDict, Field
+
+MAX_IDS = 1000
+MAX_EXPLAIN = 10
+Explain = Annotated[
+    int, Field(ge=0, le=MAX_EXPLAIN, description="number of reasons per customer (0 = none, fastest)")
+]
+FeatureValue = float | int | str | bool | None
+
+
+class ScoreRequest(IODescriptor):
+    """Score customers by id; their features come from the online feature store."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer_ids: Annotated[list[str], Field(min_length=1, max_length=MAX_IDS)]
+    explain: Explain = 3
+
+
+class CustomerFeatures(BaseModel):
+    """One customer's features, for a CRM that holds its own data (names as in docs/features.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: str
+    features: dict[str, FeatureValue] = Field(description="feature name -> value; null = missing")
+    as_of: datetime | None = Field(None, description="when these values were true (echoed back)")
+
+
+class ScoreFeaturesRequest(IODescriptor):
+    model_config = ConfigDict(extra="forbid")
+
+    customers: Annotated[list[CustomerFeatures], Field(min_length=1, max_length=MAX_IDS)]
+    explain: Explain = 3
 
 
 class Reason(BaseModel):
@@ -16,12 +53,15 @@ class Reason(BaseModel):
 
 
 class CustomerScore(BaseModel):
-    """One customer's score (SPEC section 6); unknown customers carry only id and status."""
+    """One customer's score (SPEC section 6); unknown customers carry only id and status.
+
+    `stale`: scored, but the newest features are older than the feature view's time to live.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     customer_id: str
-    status: Literal["ok", "unknown"]
+    status: Literal["ok", "stale", "unknown"]
     as_of: datetime | None = None
     churn_probability: float | None = None
     risk_tier: Literal["high", "medium", "low"] | None = None
@@ -38,3 +78,23 @@ class CustomerScore(BaseModel):
 class ScoreResponse(BaseModel):
     scores: list[CustomerScore]
     models: dict[str, str] = Field(description="model name -> registry version used")
+    request_id: str = Field(description="echoes X-Request-ID, or a new id; also in the service log")
+
+
+class ModelVersionInfo(BaseModel):
+    name: str
+    version: str
+    aliases: list[str]
+    feature_service: str
+    features: list[str] = Field(description="the model's input features, in order")
+    grade: str | None = None
+    data_as_of: str | None = Field(None, description="newest cutoff of the training data")
+    trained_at: datetime | None = None
+
+
+class ModelInfo(BaseModel):
+    models: list[ModelVersionInfo]
+    online_store: str
+    features_ttl_days: int
+    newest_snapshot: datetime | None = Field(None, description="newest feature snapshot served")
+    reload_seconds: int = Field(description="how often the champion alias is checked")

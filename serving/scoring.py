@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from string import Formatter
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -159,8 +159,12 @@ class Scorer:
         known: Sequence[bool] | np.ndarray,
         as_of: Sequence[Any],
         explain: int,
+        stale: Sequence[bool] | np.ndarray | None = None,
     ) -> list[CustomerScore]:
-        """Full SPEC section 6 records; unknown customers get status "unknown" and nothing made up."""
+        """Full SPEC section 6 records; unknown customers get status "unknown" and nothing made up.
+
+        Rows flagged stale are scored from what the store holds and carry status "stale".
+        """
         rows = [i for i in range(len(ids)) if known[i]]
         sub = {name: [columns[name][i] for i in rows] for name in self.features}
         out: dict[int, CustomerScore] = {}
@@ -169,7 +173,8 @@ class Scorer:
             reasons = self.reasons(pred.churn_matrix, sub, range(len(rows)), explain)
             value = self.customer_value(sub)
             for j, i in enumerate(rows):
-                out[i] = self._record(ids[i], as_of[i], pred, j, sub, value[j], reasons[j])
+                status: Literal["ok", "stale"] = "stale" if stale is not None and stale[i] else "ok"
+                out[i] = self._record(ids[i], as_of[i], pred, j, sub, value[j], reasons[j], status)
         return [out.get(i) or CustomerScore(customer_id=ids[i], status="unknown") for i in range(len(ids))]
 
     def _record(
@@ -181,6 +186,7 @@ class Scorer:
         sub: Columns,
         value: float,
         reasons: list[Reason],
+        status: Literal["ok", "stale"] = "ok",
     ) -> CustomerScore:
         tiers = self.settings.serving.risk_tiers
         p = float(pred.churn[j])
@@ -193,7 +199,7 @@ class Scorer:
         )
         return CustomerScore(
             customer_id=cid,
-            status="ok",
+            status=status,
             as_of=as_of,
             churn_probability=round(p, 4),
             risk_tier=str(risk_tiers(np.array([p]), tiers.high, tiers.medium)[0]),

@@ -1,65 +1,178 @@
 """The BentoML scoring service: champions from the MLflow registry, features from Feast online.
 
 Run it with `journey serve` or `bentoml serve serving.service:JourneyService`; the config file is
-taken from JOURNEY_CONFIG (default configs/journey.yaml).
+taken from JOURNEY_CONFIG (default configs/journey.yaml). When JOURNEY_API_KEY is set, the
+scoring and info endpoints need it in the X-API-Key header (health and metrics stay open).
+
+Endpoints: POST /score (ids; features from the online store), POST /score_features (features in
+the body), GET /model_info, and BentoML's /livez, /readyz and /metrics.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
-from typing import Annotated, Any
+import time
+from typing import Any
 
 import bentoml
 import numpy as np
-import pandas as pd
-from pydantic import Field
+from bentoml.exceptions import InvalidArgument, ServiceUnavailable
+from fastapi import FastAPI
+from mlflow.tracking import MlflowClient
+from prometheus_client import Counter, Histogram
 
-from features.config import DEFAULT_CONFIG, load_settings
-from features.schema import CHURN_MODEL, STAGE_MODEL
+from features.config import DEFAULT_CONFIG, Settings, load_settings
 from features.store import open_store
-from serving.models import load_champion
-from serving.schemas import ScoreResponse
+from serving import http
+from serving.champions import Champions
+from serving.online import OnlineFeatures, StoreUnavailable
+from serving.schemas import (
+    CustomerFeatures,
+    ModelInfo,
+    ModelVersionInfo,
+    ScoreFeaturesRequest,
+    ScoreRequest,
+    ScoreResponse,
+)
 from serving.scoring import Scorer
 
-log = logging.getLogger(__name__)
-MAX_IDS = 1000
+log = logging.getLogger("bentoml.journey")  # under "bentoml": BentoML configures its handlers
+info_app = FastAPI(title="Journey model info")
+
+SCORED = Counter(
+    "journey_customers_scored", "Customers scored, by endpoint and status", ["endpoint", "status"]
+)
+ERRORS = Counter("journey_errors", "Requests that failed, by kind", ["kind"])
+LATENCY = Histogram(
+    "journey_score_seconds",
+    "Wall time of a scoring call inside the service, by endpoint",
+    ["endpoint"],
+    buckets=(0.001, 0.002, 0.005, 0.01, 0.015, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5),
+)
 
 
-def online_rows(
-    store: Any, service: Any, ids: list[str], features: list[str]
-) -> tuple[dict[str, list[Any]], np.ndarray, list[Any]]:
-    """One online-store read: feature columns, which ids are known, and each row's snapshot time."""
-    response = store.get_online_features(features=service, entity_rows=[{"customer_id": i} for i in ids])
-    data = response.to_dict(include_event_timestamps=True)
-    columns = {name: data[name] for name in features}
-    known = np.array([any(columns[f][i] is not None for f in features) for i in range(len(ids))])
-    stamps = data.get(f"{features[0]}__ts") or [None] * len(ids)
-    as_of = [pd.Timestamp(s, unit="s", tz="UTC") if s else None for s in stamps]
-    return columns, known, as_of
+def _settings() -> Settings:
+    return load_settings(os.environ.get("JOURNEY_CONFIG", str(DEFAULT_CONFIG)))
+
+
+def _log(endpoint: str, started: float, scores: list[Any], models: dict[str, str]) -> None:
+    """One structured line per request (never the API key, never feature values)."""
+    counts = {s: sum(1 for c in scores if c.status == s) for s in ("ok", "stale", "unknown")}
+    for status, n in counts.items():
+        if n:
+            SCORED.labels(endpoint=endpoint, status=status).inc(n)
+    elapsed = time.perf_counter() - started
+    LATENCY.labels(endpoint=endpoint).observe(elapsed)
+    record = {"event": "scored", "endpoint": endpoint, "request_id": http.current().request_id}
+    log.info(json.dumps(record | counts | {"ms": round(elapsed * 1000, 2), "models": models}))
 
 
 @bentoml.service(name="journey", traffic={"timeout": 30})
+@bentoml.asgi_app(info_app, path="/")
 class JourneyService:
-    """POST /score: churn probability, next stage, reasons and action for customer ids."""
+    """Churn probability, next stage, reasons and action for customers of the CRM."""
 
     def __init__(self) -> None:
-        settings = load_settings(os.environ.get("JOURNEY_CONFIG", str(DEFAULT_CONFIG)))
-        self.scorer = Scorer(
-            load_champion(CHURN_MODEL, settings), load_champion(STAGE_MODEL, settings), settings
+        self.settings = _settings()
+        self.champions = Champions(self.settings)
+        store = open_store(self.settings)
+        service = self.champions.scorer.churn.inputs.feature_service
+        self.online = OnlineFeatures(store, service, self.settings.feast.ttl_days)
+        self.champions.watch(self.settings.serving.reload_seconds)
+        key = (
+            "required (X-API-Key header)" if os.environ.get(http.API_KEY_ENV) else "NOT set: the API is open"
         )
-        self.store = open_store(settings)
-        self.service = self.store.get_feature_service(self.scorer.churn.inputs.feature_service)
-        log.info("journey service ready with models %s", self.scorer.versions)
+        log.info("journey service ready: models %s; API key %s", self.champions.scorer.versions, key)
 
-    @bentoml.api
-    def score(
-        self,
-        customer_ids: Annotated[list[str], Field(min_length=1, max_length=MAX_IDS)],
-        explain: Annotated[int, Field(ge=0, le=10)] = 3,
-    ) -> ScoreResponse:
-        """Score customers by id with features from the online store; unknown ids get status unknown."""
-        features = self.scorer.features
-        columns, known, as_of = online_rows(self.store, self.service, customer_ids, features)
-        scores = self.scorer.scores(customer_ids, columns, known, as_of, explain)
-        return ScoreResponse(scores=scores, models=self.scorer.versions)
+    def __is_ready__(self) -> bool:
+        """Ready when the online store answers; recovers by itself when the store comes back."""
+        return self.online.problem() is None
+
+    @bentoml.api(input_spec=ScoreRequest)
+    def score(self, customer_ids: list[str], explain: int = 3) -> ScoreResponse:
+        """Score customers by id with features from the online store (one read for all ids).
+
+        Unknown ids get status "unknown"; rows older than the feature view's TTL get "stale".
+        """
+        started = time.perf_counter()
+        scorer = self.champions.scorer
+        try:
+            rows = self.online.read(customer_ids, scorer.features)
+        except StoreUnavailable as err:
+            ERRORS.labels(kind="store_unavailable").inc()
+            http.current().unavailable = str(err)
+            raise ServiceUnavailable(str(err)) from err
+        scores = scorer.scores(customer_ids, rows.columns, rows.known, rows.as_of, explain, rows.stale)
+        _log("score", started, scores, scorer.versions)
+        return ScoreResponse(scores=scores, models=scorer.versions, request_id=http.current().request_id)
+
+    @bentoml.api(input_spec=ScoreFeaturesRequest)
+    def score_features(self, customers: list[CustomerFeatures], explain: int = 3) -> ScoreResponse:
+        """Score customers from features in the body (every feature of the models, null = missing)."""
+        started = time.perf_counter()
+        scorer = self.champions.scorer
+        columns = feature_columns(scorer, customers)
+        ids = [c.customer_id for c in customers]
+        known = np.ones(len(ids), dtype=bool)
+        scores = scorer.scores(ids, columns, known, [c.as_of for c in customers], explain)
+        _log("score_features", started, scores, scorer.versions)
+        return ScoreResponse(scores=scores, models=scorer.versions, request_id=http.current().request_id)
+
+    @info_app.get("/model_info")
+    def model_info(self) -> ModelInfo:
+        """Model names, versions, aliases, feature service and training data as-of."""
+        scorer = self.champions.scorer
+        client = MlflowClient()
+        out = []
+        for model in (scorer.churn, scorer.stage):
+            version = client.get_model_version(model.name, model.version)
+            tags = client.get_run(version.run_id).data.tags if version.run_id else {}
+            out.append(
+                ModelVersionInfo(
+                    name=model.name,
+                    version=model.version,
+                    aliases=list(version.aliases),
+                    feature_service=model.inputs.feature_service,
+                    features=list(model.inputs.features),
+                    grade=version.tags.get("grade"),
+                    data_as_of=tags.get("data_as_of"),
+                    trained_at=version.creation_timestamp / 1000 if version.creation_timestamp else None,
+                )
+            )
+        return ModelInfo(
+            models=out,
+            online_store=self.settings.feast.online_store,
+            features_ttl_days=self.settings.feast.ttl_days,
+            newest_snapshot=self.online.newest,
+            reload_seconds=self.settings.serving.reload_seconds,
+        )
+
+
+def feature_columns(scorer: Scorer, customers: list[CustomerFeatures]) -> dict[str, list[Any]]:
+    """Columns of the models' features from request rows; unknown or missing names are a 400."""
+    needed = scorer.features
+    wanted = set(needed)
+    for i, customer in enumerate(customers):
+        unknown = sorted(set(customer.features) - wanted)
+        missing = [f for f in needed if f not in customer.features]
+        if unknown or missing:
+            ERRORS.labels(kind="bad_features").inc()
+            problems = ([f"unknown {unknown}"] if unknown else []) + (
+                [f"missing {missing}"] if missing else []
+            )
+            raise InvalidArgument(
+                f"customers[{i}].features ({customer.customer_id}): {'; '.join(problems)}. "
+                f"Send every model feature (null when unknown); GET /model_info lists them"
+            )
+    return {name: [c.features[name] for c in customers] for name in needed}
+
+
+def openapi_document() -> str:
+    """The OpenAPI document of the service as JSON (no models or store needed)."""
+    spec = JourneyService.openapi_spec.asdict()  # type: ignore[attr-defined]
+    return json.dumps(spec, indent=2, sort_keys=True) + "\n"
+
+
+JourneyService.add_asgi_middleware(http.JourneyMiddleware)  # type: ignore[attr-defined]

@@ -7,7 +7,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pandas as pd
 import pytest
@@ -110,3 +110,25 @@ def real(shared_data: Path) -> Callable[..., Path]:
         return path
 
     return locate
+
+
+def _fresh_app() -> Any:
+    from prometheus_client import REGISTRY
+
+    from serving.service import JourneyService
+
+    for collector, names in list(REGISTRY._collector_to_names.items()):
+        if any(name.startswith("bentoml_") for name in names):
+            REGISTRY.unregister(collector)
+    return JourneyService.to_asgi()
+
+
+@pytest.fixture(scope="session")
+def service_app() -> Callable[[], Any]:
+    """JourneyService.to_asgi(), callable more than once per test process.
+
+    Each BentoML app registers its request-duration histogram in prometheus_client's global
+    registry, so a second app in the same process would clash; a real server builds one app per
+    worker process, so only tests need to drop the previous app's collectors first.
+    """
+    return _fresh_app

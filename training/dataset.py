@@ -11,6 +11,7 @@ from feast import FeatureStore
 
 from features.build import TIMESTAMP, parquet_glob, read_manifest, stages_path
 from features.config import Settings
+from features.store import SERVICES
 from features.tables import connect, open_tables
 from training.labels import churn_labels, stage_labels
 from training.split import CutoffSplit, split_cutoffs
@@ -18,7 +19,17 @@ from training.split import CutoffSplit, split_cutoffs
 log = logging.getLogger(__name__)
 Task = Literal["churn", "stage"]
 LABEL = {"churn": "churn", "stage": "next_stage"}
-SERVICE = {"churn": "churn_v1", "stage": "stage_v1"}
+
+
+def service_name(settings: Settings, task: Task) -> str:
+    """The FeatureService a task trains on, checked against the feature repository's services."""
+    name = str(getattr(settings.training.feature_services, task))
+    if name not in SERVICES:
+        raise ValueError(
+            f"training.feature_services.{task} names '{name}', which the feature repository does not "
+            f"define; known: {', '.join(sorted(SERVICES))} (features/store.py)"
+        )
+    return name
 
 
 def task_split(settings: Settings, task: Task) -> CutoffSplit:
@@ -46,9 +57,9 @@ def label_frame(clean_dir: Path, settings: Settings, task: Task, split: CutoffSp
     return frame.sort_values([TIMESTAMP, "customer_id"], ignore_index=True)
 
 
-def training_set(store: FeatureStore, labels: pd.DataFrame, task: Task) -> pd.DataFrame:
-    """Point-in-time join of the labelled rows with the task's FeatureService through Feast."""
-    service = store.get_feature_service(SERVICE[task])
+def training_set(store: FeatureStore, labels: pd.DataFrame, service_name: str) -> pd.DataFrame:
+    """Point-in-time join of the labelled rows with a FeatureService through Feast."""
+    service = store.get_feature_service(service_name)
     log.info("retrieving %d rows from feature service %s", len(labels), service.name)
     job = store.get_historical_features(entity_df=labels, features=service)
     frame = job.to_df()

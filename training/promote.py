@@ -60,8 +60,11 @@ def compare(clean_dir: Path, settings: Settings, task: Task) -> Comparison:
     labels = label_frame(clean_dir, settings, task, split)
     store = open_store(settings)
     apply_definitions(store, settings)
-    test = training_set(store, labels[labels["split"] == "test"], task)
-    scores = {alias: _score(load_champion(name, settings, alias), test, task) for alias in versions}
+    test = labels[labels["split"] == "test"]
+    scores = {}
+    for alias in versions:
+        model = load_champion(name, settings, alias)  # each scored on its own feature service
+        scores[alias] = _score(model, training_set(store, test, model.inputs.feature_service), task)
     return Comparison(
         name,
         METRIC[task],

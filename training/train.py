@@ -23,7 +23,7 @@ from training import plots
 from training.baselines import RECENCY, best_recency_rule, flag_metrics, logistic_scores, top_flags
 from training.calibrate import expected_calibration_error, fit_isotonic
 from training.card import model_card
-from training.dataset import LABEL, SERVICE, Task, label_frame, task_split, training_set
+from training.dataset import LABEL, Task, label_frame, service_name, task_split, training_set
 from training.evaluate import (
     churn_metrics,
     conversion_auc,
@@ -72,14 +72,14 @@ def _stage_codes(frame: pd.DataFrame, column: str) -> np.ndarray:
     return frame[column].map({s: i for i, s in enumerate(STAGES)}).to_numpy(dtype=np.int64)
 
 
-def _inputs(train: pd.DataFrame, settings: Settings, task: Task) -> ModelInputs:
+def _inputs(train: pd.DataFrame, settings: Settings, task: Task, service: str) -> ModelInputs:
     feats = [f for family in catalog(settings.demographics).values() for f in family]
     unknown = sorted(set(settings.training.churn_monotone) - {f.name for f in feats})
     if unknown:
         raise ValueError(f"training.churn_monotone names features not in the catalog: {unknown}")
     categorical = [f.name for f in feats if f.kind == "categorical"]
     classes = ("no_churn", "churn") if task == "churn" else STAGES
-    return ModelInputs.fit(train, SERVICE[task], [f.name for f in feats], categorical, classes)
+    return ModelInputs.fit(train, service, [f.name for f in feats], categorical, classes)
 
 
 def _predict(booster: lgb.Booster, x: np.ndarray) -> np.ndarray:
@@ -177,7 +177,7 @@ def _lineage(
     info = read_dataset_info(clean_dir) or {}
     return {
         "source": str(info.get("source", "unknown")),
-        "feature_service": SERVICE[task],
+        "feature_service": service_name(settings, task),
         "train_cutoffs": f"{split.train[0].date()}..{split.train[-1].date()}",
         "valid_cutoff": str(split.valid[0].date()),
         "test_cutoffs": ",".join(str(t.date()) for t in split.test),
@@ -190,16 +190,17 @@ def _lineage(
 def train_task(clean_dir: Path, settings: Settings, task: Task, tune_trials: int = 0) -> TrainResult:
     """Build the out-of-time training set for a task, fit LightGBM, evaluate, log and register it."""
     clock = Clock()
+    service = service_name(settings, task)
     split = task_split(settings, task)
     labels = label_frame(clean_dir, settings, task, split)
     store = open_store(settings)
     apply_definitions(store, settings)  # idempotent: training does not depend on `materialize` first
-    frame = training_set(store, labels, task)
+    frame = training_set(store, labels, service)
     parts = {name: frame[frame["split"] == name] for name in ("train", "valid", "test")}
     if task == "churn":
         for name in ("train", "valid", "test"):
             require_two_classes(parts[name][LABEL[task]].to_numpy(), f"the churn {name} set")
-    inputs = _inputs(parts["train"], settings, task)
+    inputs = _inputs(parts["train"], settings, task, service)
     xy: dict[str, XY] = {name: (inputs.matrix(p), _targets(p, task)) for name, p in parts.items()}
     n_classes = 2 if task == "churn" else len(STAGES)
     name = MODEL_NAME[task]

@@ -97,3 +97,15 @@ def test_feature_catalog_doc_is_generated_and_current(tmp_path: Path):
     committed = (repo / "docs" / "features.md").read_text()
     assert committed == catalog_markdown(settings.demographics), "run `journey features docs`"
     assert committed.count("\n| `") >= 60
+
+
+def test_committed_openapi_document_is_current(tmp_path):
+    repo = Path(__file__).resolve().parents[2]
+    out = tmp_path / "openapi.json"
+    result = runner.invoke(app, ["openapi", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    committed = (repo / "docs" / "openapi.json").read_text()
+    assert out.read_text() == committed, "docs/openapi.json is stale: run `journey openapi`"
+    assert (
+        '"/score_features"' in committed and '"additionalProperties": false' in committed
+    )  # unknown fields: 400

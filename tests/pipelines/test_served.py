@@ -2,25 +2,81 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
 import pytest
 
 from pipelines import service_process
 from pipelines.batch import active, newest_features
 
+README = Path(__file__).resolve().parents[2] / "README.md"
+KEY = "served-test-key"
 
-@pytest.mark.slow
-def test_real_service_scores_over_http(trained):
-    ids = active(newest_features(trained.settings))["customer_id"].head(2).tolist()
+
+def readme_blocks(language: str) -> list[str]:
+    """The README's code blocks of one language in the section on calling the API."""
+    section = README.read_text().split("## Calling the API from a CRM")[1].split("\n## ")[0]
+    return re.findall(rf"```{language}\n(.*?)```", section, flags=re.S)
+
+
+@pytest.fixture(scope="module")
+def served(trained):
+    """A real `bentoml serve` with an API key, as an operator would run it."""
     port = service_process.free_port()
     url = f"http://127.0.0.1:{port}"
     log_file = trained.settings.paths.workdir / "service-test.log"
-    proc = service_process.start(trained.settings, trained.config, port, log_file)
+    os.environ["JOURNEY_API_KEY"] = KEY
+    try:
+        proc = service_process.start(trained.settings, trained.config, port, log_file)
+    finally:
+        del os.environ["JOURNEY_API_KEY"]
     try:
         service_process.wait_ready(proc, url, timeout_s=180, log_file=log_file)
-        body = service_process.score(url, [*ids, "UNKNOWN"])
+        yield url, log_file
     finally:
         service_process.stop(proc)
-    statuses = [s["status"] for s in body["scores"]]
-    assert statuses == ["ok", "ok", "unknown"]
-    assert all(0 <= s["churn_probability"] <= 1 for s in body["scores"][:2])
     assert proc.returncode is not None
+
+
+@pytest.mark.slow
+def test_real_service_scores_over_http_with_the_key(served, trained):
+    url, log_file = served
+    ids = active(newest_features(trained.settings))["customer_id"].head(2).tolist()
+    body = {"customer_ids": [*ids, "UNKNOWN"], "explain": 2}
+    assert httpx.post(f"{url}/score", json=body).status_code == 401
+    r = httpx.post(f"{url}/score", json=body, headers={"X-API-Key": KEY, "X-Request-ID": "served-1"})
+    assert r.status_code == 200
+    statuses = [s["status"] for s in r.json()["scores"]]
+    assert statuses == ["ok", "ok", "unknown"]
+    assert all(0 <= s["churn_probability"] <= 1 for s in r.json()["scores"][:2])
+    metrics = httpx.get(f"{url}/metrics").text  # open without the key
+    assert 'journey_customers_scored_total{endpoint="score",status="ok"}' in metrics
+    log = log_file.read_text()
+    assert '"request_id": "served-1"' in log and KEY not in log
+
+
+@pytest.mark.slow
+def test_readme_examples_run_against_the_real_service(served):
+    url, _ = served
+    env = {**os.environ, "JOURNEY_API_KEY": KEY, "JOURNEY_URL": url}
+    (shell,) = readme_blocks("sh")
+    outputs = []
+    for command in [c for c in shell.replace("\\\n", " ").splitlines() if c.startswith("curl")]:
+        command = command.replace("http://127.0.0.1:3000", url)
+        done = subprocess.run(command, shell=True, capture_output=True, text=True, env=env, timeout=60)
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout)
+    assert '"status":"unknown"' in outputs[0].replace(" ", "") and '"churn_probability"' in outputs[0]
+    assert '"feature_service":"churn_v1"' in outputs[1].replace(" ", "")
+    assert outputs[2].strip() == "200"
+    (python,) = readme_blocks("python")
+    done = subprocess.run([sys.executable, "-c", python], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("C0000042 ")
+    assert float(lines[-1].split()[0]) > 0 and "versions" in lines[-1]

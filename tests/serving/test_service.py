@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from starlette.testclient import TestClient
 
@@ -10,13 +11,11 @@ from pipelines.batch import active, newest_features
 
 
 @pytest.fixture(scope="module")
-def client(trained):
+def client(trained, service_app):
     import os
 
     os.environ["JOURNEY_CONFIG"] = str(trained.config)
-    from serving.service import JourneyService
-
-    with TestClient(JourneyService.to_asgi()) as c:
+    with TestClient(service_app()) as c:
         yield c
 
 
@@ -72,6 +71,8 @@ def test_unknown_ids_are_marked_not_scored(client, known_ids):
         ({"ids": ["C1"]}, "customer_ids"),
         ({"customer_ids": ["C1"], "explain": -1}, "explain"),
         ({"customer_ids": [f"C{i}" for i in range(1001)]}, "customer_ids"),
+        ({"customer_ids": ["C1"], "explain": "three"}, "explain"),
+        ({"customer_ids": ["C1"], "explian": 2}, "explian"),  # a typo is not silently ignored
     ],
 )
 def test_client_mistakes_are_4xx_naming_the_field(client, body, field):
@@ -89,3 +90,81 @@ def test_malformed_json_is_a_400(client):
 def test_health_endpoints(client):
     assert client.get("/livez").status_code == 200
     assert client.get("/readyz").status_code == 200
+
+
+def test_metrics_count_scored_customers_and_latency(client, known_ids):
+    client.post("/score", json={"customer_ids": [*known_ids[:2], "NOPE"], "explain": 0})
+    text = client.get("/metrics").text
+    assert 'journey_customers_scored_total{endpoint="score",status="unknown"}' in text
+    assert 'journey_score_seconds_bucket{endpoint="score",le="0.015"}' in text
+
+
+def test_request_id_is_echoed_in_body_and_header(client, known_ids):
+    r = client.post(
+        "/score", json={"customer_ids": known_ids[:1], "explain": 0}, headers={"X-Request-ID": "crm-42"}
+    )
+    assert r.json()["request_id"] == "crm-42" and r.headers["x-request-id"] == "crm-42"
+    fresh = client.post("/score", json={"customer_ids": known_ids[:1], "explain": 0})
+    assert (
+        len(fresh.json()["request_id"]) == 32 and fresh.headers["x-request-id"] == fresh.json()["request_id"]
+    )
+
+
+def _feature_rows(trained, ids: list[str]) -> list[dict]:
+    from serving.models import load_champion
+    from serving.scoring import Scorer
+
+    scorer = Scorer(
+        load_champion("churn", trained.settings),
+        load_champion("next_stage", trained.settings),
+        trained.settings,
+    )
+    frame = newest_features(trained.settings).set_index("customer_id").loc[ids, scorer.features]
+    frame = frame.astype(object).where(frame.notna(), None)
+    return [{"customer_id": cid, "features": row.to_dict()} for cid, row in frame.iterrows()]
+
+
+def test_score_features_gives_the_same_answer_as_the_online_store(client, known_ids, trained):
+    by_id = client.post("/score", json={"customer_ids": known_ids, "explain": 2}).json()["scores"]
+    body = {"customers": _feature_rows(trained, known_ids), "explain": 2}
+    r = client.post("/score_features", json=body)
+    assert r.status_code == 200, r.text
+    by_body = r.json()["scores"]
+    for a, b in zip(by_id, by_body, strict=True):
+        assert b["status"] == "ok" and b["churn_probability"] == pytest.approx(
+            a["churn_probability"], abs=1e-6
+        )
+        assert b["next_stage"] == a["next_stage"] and b["top_reasons"] == a["top_reasons"]
+
+
+def test_score_features_names_unknown_and_missing_features(client, known_ids, trained):
+    row = _feature_rows(trained, known_ids[:1])[0]
+    typo = {**row, "features": {**row["features"], "days_snce_last_purchase": 3}}
+    r = client.post("/score_features", json={"customers": [typo]})
+    assert r.status_code == 400 and "days_snce_last_purchase" in r.text
+    partial = {**row, "features": {k: v for k, v in row["features"].items() if k != "spend_90d"}}
+    r = client.post("/score_features", json={"customers": [partial]})
+    assert r.status_code == 400 and "missing ['spend_90d']" in r.text
+
+
+def test_model_info_names_versions_aliases_and_data_as_of(client, trained):
+    r = client.get("/model_info")
+    assert r.status_code == 200
+    info = r.json()
+    assert [m["name"] for m in info["models"]] == ["churn", "next_stage"]
+    for m in info["models"]:
+        assert "champion" in m["aliases"] and m["version"] == "1" and m["data_as_of"]
+        assert (
+            m["feature_service"] in {"churn_v1", "stage_v1"} and "days_since_last_purchase" in m["features"]
+        )
+    from features.build import read_manifest
+
+    assert info["online_store"] == "sqlite"
+    newest = pd.Timestamp(info["newest_snapshot"])
+    snapshot = read_manifest(trained.settings.paths.features).snapshots[-1]
+    assert snapshot <= newest <= snapshot + pd.Timedelta(seconds=1)  # materialised up to it
+
+
+def test_openapi_document_describes_every_endpoint(client):
+    paths = client.get("/docs.json").json()["paths"]
+    assert {"/score", "/score_features", "/model_info", "/readyz", "/metrics"} <= set(paths)

@@ -54,7 +54,7 @@ def held_out(trained: Trained) -> pd.DataFrame:
     labels = label_frame(clean_dir(settings), settings, "churn", task_split(settings, "churn"))
     store = open_store(settings)
     apply_definitions(store, settings)
-    rows = training_set(store, labels[labels["split"] == "test"], "churn")
+    rows = training_set(store, labels[labels["split"] == "test"], "churn_v1")
     assert len(rows) > 500, "too few held-out rows for behavioural tests"
     return rows.reset_index(drop=True)
 

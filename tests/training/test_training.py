@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 from mlflow.tracking import MlflowClient
 
 from features.build import read_manifest
@@ -53,3 +54,57 @@ def test_labels_only_for_active_buyers_and_known_stages(trained):
     assert len(merged) == len(churn)
     assert merged["stage"].isin(["purchase", "retention", "advocacy"]).all()
     assert read_manifest(settings.paths.features).end >= churn["event_timestamp"].max()
+
+
+def test_each_run_logs_plots_card_importance_and_a_graded_version(trained):
+    import mlflow
+
+    use_tracking(trained.settings)
+    client = MlflowClient()
+    expected = {
+        "churn": {"roc.png", "precision_recall.png", "calibration.png", "lift.png", "importance.png"},
+        "stage": {"confusion_matrix.png", "stage_reliability.png", "importance.png"},
+    }
+    for task, name in (("churn", "churn"), ("stage", "next_stage")):
+        result = trained.results[task]
+        run_id = result.registered.run_id
+        plots = {a.path.split("/")[-1] for a in client.list_artifacts(run_id, "plots")}
+        assert expected[task] <= plots
+        card = mlflow.artifacts.load_text(f"runs:/{run_id}/model_card.md")
+        assert f"version {result.registered.version}" in card and f"Grade {result.grade.letter}" in card
+        importance = mlflow.artifacts.load_text(f"runs:/{run_id}/importance.csv").splitlines()
+        assert importance[0] == ",mean_abs_shap" and len(importance) > 50
+        version = client.get_model_version(name, result.registered.version)
+        assert (
+            version.tags["grade"] == result.grade.letter and "best baseline" in version.tags["grade_reason"]
+        )
+        info = mlflow.models.get_model_info(f"models:/{name}/{result.registered.version}")
+        assert info.signature is not None and info.saved_input_example_info is not None
+        assert run_id == version.run_id and client.get_run(run_id).data.tags["source"] == "data"
+
+
+def test_churn_reports_every_baseline_and_the_rule_at_equal_volume(trained):
+    m = trained.results["churn"].metrics
+    for key in ("baseline_logistic_roc_auc", "baseline_bgnbd_roc_auc", "baseline_rule_f1", "log_loss"):
+        assert 0 < m[key] < 1.5, key
+    assert 1 <= m["baseline_rule_days"] <= 730
+    assert m["model_at_rule_volume_f1"] >= m["baseline_rule_f1"]  # same number flagged, better picks
+    assert m["lift_top_decile"] > 1.5 and 0 < m["capture_top_decile"] <= 1
+    s = trained.results["stage"].metrics
+    assert {"recall_purchase", "recall_churned", "top_label_ece", "log_loss"} <= set(s)
+
+
+def test_a_config_naming_an_unknown_feature_service_fails_before_anything_is_registered(trained):
+    from features.config import FeatureServices
+    from training.train import train_task
+
+    use_tracking(trained.settings)
+    client = MlflowClient()
+    before = len(client.search_model_versions("name='churn'"))
+    training = trained.settings.training.model_copy(
+        update={"feature_services": FeatureServices(churn="churn_v9")}
+    )
+    settings = trained.settings.model_copy(update={"training": training})
+    with pytest.raises(ValueError, match="'churn_v9', which the feature repository does not define"):
+        train_task(clean_dir(settings), settings, "churn")
+    assert len(client.search_model_versions("name='churn'")) == before

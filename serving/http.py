@@ -1,0 +1,112 @@
+"""ASGI middleware of the scoring service: API key, request ids, and 503 bodies that say why.
+
+BentoML answers every 5xx with a generic body; a CRM needs to know that the feature store is
+down (retry later) rather than that the service broke. The API records the reason on the
+request's state and this middleware puts it in the 503 body.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import os
+import uuid
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger(__name__)
+API_KEY_ENV = "JOURNEY_API_KEY"
+API_KEY_HEADER = b"x-api-key"
+PROTECTED = ("/score", "/score_features", "/model_info")  # health and metrics stay open
+
+
+@dataclass
+class RequestState:
+    request_id: str
+    unavailable: str | None = None  # set by the API when the online store failed
+
+
+CURRENT: ContextVar[RequestState | None] = ContextVar("journey_request", default=None)
+
+
+def current() -> RequestState:
+    """This request's state (a fresh one outside a request, e.g. in tests calling the class)."""
+    return CURRENT.get() or RequestState(uuid.uuid4().hex)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _json(status: int, body: dict[str, Any], request_id: str) -> list[Message]:
+    payload = json.dumps(body).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+        (b"x-request-id", request_id.encode()),
+    ]
+    return [
+        {"type": "http.response.start", "status": status, "headers": headers},
+        {"type": "http.response.body", "body": payload},
+    ]
+
+
+class JourneyMiddleware:
+    """Checks the API key on scoring and info paths, tags every response with X-Request-ID."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.key = os.environ.get(API_KEY_ENV) or None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = RequestState(_header(scope, b"x-request-id") or uuid.uuid4().hex)
+        token = CURRENT.set(state)
+        try:
+            protected = scope["path"].rstrip("/") in PROTECTED
+            if protected and self.key and not self._authorised(scope):
+                for message in _json(
+                    401, {"error": "missing or wrong API key (header X-API-Key)"}, state.request_id
+                ):
+                    await send(message)
+                return
+            await self.app(scope, receive, self._send(send, state, protected))
+        finally:
+            CURRENT.reset(token)
+
+    def _authorised(self, scope: Scope) -> bool:
+        given = _header(scope, API_KEY_HEADER) or ""
+        bearer = _header(scope, b"authorization") or ""
+        if bearer.lower().startswith("bearer "):
+            given = given or bearer[7:]
+        return hmac.compare_digest(given.encode(), (self.key or "").encode())
+
+    def _send(self, send: Send, state: RequestState, protected: bool) -> Send:
+        replacing = False
+
+        async def wrapped(message: Message) -> None:
+            nonlocal replacing
+            if message["type"] == "http.response.start":
+                if protected and message["status"] == 503 and state.unavailable:
+                    replacing = True
+                    for out in _json(503, {"error": state.unavailable}, state.request_id):
+                        await send(out)
+                    return
+                message = {
+                    **message,
+                    "headers": [*message.get("headers", []), (b"x-request-id", state.request_id.encode())],
+                }
+            elif replacing:
+                return  # the original generic body is dropped
+            await send(message)
+
+        return wrapped
