@@ -51,7 +51,11 @@ def _call_service(settings: Settings, config: Path, ids: list[str]) -> dict[str,
 
 def step_start(settings: Settings, config: Path, port: int, log_file: Path) -> subprocess.Popen[bytes]:
     console.print(f"starting the BentoML service on port {port} (log: {log_file})")
-    return service_process.start(settings, config, port, log_file)
+    console.print(
+        "  [yellow]the demo service runs without an API key[/]: anyone on this machine can call it; "
+        "set JOURNEY_API_KEY before `make serve` to require one"
+    )
+    return service_process.start(settings, config, port, log_file, open_api=True)
 
 
 def _where(settings: Settings) -> None:

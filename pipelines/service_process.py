@@ -36,12 +36,18 @@ def service_env(settings: Settings, config: Path) -> dict[str, str]:
     return env
 
 
-def start(settings: Settings, config: Path, port: int, log_file: Path) -> subprocess.Popen[bytes]:
+def start(
+    settings: Settings, config: Path, port: int, log_file: Path, open_api: bool = False
+) -> subprocess.Popen[bytes]:
+    """Start `bentoml serve` in the background; `open_api` drops JOURNEY_API_KEY (the demo)."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
     out = log_file.open("wb")
+    env = service_env(settings, config)
+    if open_api:
+        env.pop("JOURNEY_API_KEY", None)
     return subprocess.Popen(
         service_command("127.0.0.1", port),
-        env=service_env(settings, config),
+        env=env,
         stdout=out,
         stderr=out,
     )
