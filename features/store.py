@@ -68,7 +68,12 @@ def feature_services(views: dict[str, FeatureView]) -> list[FeatureService]:
 
 def _online_store(settings: Settings, repo: Path) -> dict[str, Any]:
     if settings.feast.online_store == "redis":
-        return {"type": "redis", "connection_string": settings.feast.redis_connection}
+        connection = settings.feast.redis_connection
+        if "retry=" not in connection:
+            # fail fast: redis-py's default retries would hold a request for up to ~14 s during an
+            # outage; without them an outage is an immediate 503 and readiness does not hang
+            connection += ",retry=null"
+        return {"type": "redis", "connection_string": connection}
     return {"type": "sqlite", "path": str(repo / "online.db")}
 
 

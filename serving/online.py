@@ -69,6 +69,9 @@ class OnlineFeatures:
         if time.monotonic() - checked < HEALTH_CACHE_S:
             return problem
         with self._lock:
+            checked, problem = self._health  # another caller may have probed while we waited
+            if time.monotonic() - checked < HEALTH_CACHE_S:
+                return problem
             try:
                 self.store.get_online_features(features=self.service, entity_rows=[{"customer_id": PROBE_ID}])
                 self._health = (time.monotonic(), None)
