@@ -62,6 +62,7 @@ def child(task: str, folder: Path) -> None:
         "rows": result.rows,
         "phases_s": result.seconds,
         "wall_s": time.perf_counter() - start,
+        "best_iteration": result.best_iteration,
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "headline": {k: result.metrics[k] for k in ("roc_auc", "macro_f1") if k in result.metrics},
         "grade": result.grade.letter,
@@ -107,17 +108,20 @@ def main(argv: list[str] | None = None) -> None:
 def render(report: dict[str, Any]) -> str:
     lines = [
         f"data: {report['data']}",
-        "| task | train / valid / test rows | wall | peak memory | phases |",
-        "|---|---|---|---|---|",
+        "| task | train / valid / test rows | wall | peak memory | phases | boosting rounds |",
+        "|---|---|---|---|---|---|",
     ]
     for task in TASKS:
         r = report[task]
         if "error" in r:
-            lines.append(f"| {task} | error: {r['error']} | | | |")
+            lines.append(f"| {task} | error: {r['error']} | | | | |")
             continue
         rows = " / ".join(f"{r['rows'][k]:,}" for k in ("train", "valid", "test"))
         phases = ", ".join(f"{k} {v:.1f} s" for k, v in r["phases_s"].items())
-        lines.append(f"| {task} | {rows} | {r['wall_s']:.1f} s | {r['peak_mb'] / 1024:.2f} GB | {phases} |")
+        lines.append(
+            f"| {task} | {rows} | {r['wall_s']:.1f} s | {r['peak_mb'] / 1024:.2f} GB | {phases}"
+            f" | {r['best_iteration']} |"
+        )
     return "\n".join(lines)
 
 

@@ -53,6 +53,7 @@ class TrainResult:
     rows: dict[str, int]
     grade: Grade
     seconds: dict[str, float]  # wall time of each phase: data, fit, evaluate, register
+    best_iteration: int = 0
 
 
 @dataclass(frozen=True)
@@ -244,7 +245,7 @@ def train_task(clean_dir: Path, settings: Settings, task: Task, tune_trials: int
         )
     clock.lap("register")
     log.info("%s model: %s on %s rows in %s", task, result.metrics, rows, clock.laps)
-    return TrainResult(task, result.metrics, registered, rows, grade, clock.laps)
+    return TrainResult(task, result.metrics, registered, rows, grade, clock.laps, booster.best_iteration)
 
 
 class Clock:
