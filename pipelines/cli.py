@@ -440,8 +440,8 @@ def run_pipeline(settings: Settings, as_of: pd.Timestamp | None, top: int) -> No
     tasks: tuple[Literal["churn", "stage"], ...] = ("churn", "stage")
     for task in tasks:
         result = step(f"training the {task} model", partial(train_task, clean_dir(settings), settings, task))
-        shown = ", ".join(f"{k} {v:.3f}" for k, v in result.metrics.items())
-        console.print(f"  {result.registered.name} v{result.registered.version}: {shown}")
+        console.print(f"  {result.registered.name} v{result.registered.version}, {result.grade.sentence}")
+        console.print(_metrics_table(task, result.metrics))
     step("batch scoring", lambda: score_all(settings))
     step(f"ranking the top {top} at-risk customers", lambda: at_risk(settings, top))
 
