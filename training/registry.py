@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import lightgbm as lgb
@@ -59,6 +61,7 @@ class Artifacts:
     figures: dict[str, Figure]
     texts: dict[str, str]
     card: Callable[[str], str]
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # logged as Parquet
 
 
 @contextmanager
@@ -98,6 +101,8 @@ def log_and_register(
         mlflow.log_figure(figure, f"plots/{file}")
     for file, text in artifacts.texts.items():
         mlflow.log_text(text, file)
+    for file, table in artifacts.tables.items():
+        _log_parquet(table, file)
     sample = example.head(5)
     info = mlflow.lightgbm.log_model(
         booster,
@@ -122,3 +127,10 @@ def log_and_register(
         client.set_model_version_tag(name, version, "promoted", "first version of the model")
     log.info("registered %s version %s (champion: %s)", name, version, first)
     return Registered(name=name, version=version, run_id=run.info.run_id, champion=first)
+
+
+def _log_parquet(table: pd.DataFrame, file: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / file
+        table.to_parquet(path, index=False)
+        mlflow.log_artifact(str(path))

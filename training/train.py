@@ -41,6 +41,8 @@ from training.tune import tune
 
 log = logging.getLogger(__name__)
 MODEL_NAME = {"churn": CHURN_MODEL, "stage": STAGE_MODEL}
+TEST_PREDICTIONS = "test_predictions.parquet"  # one row per out-of-time test row, logged with the run
+VALUE_COLUMNS = ("spend_365d", "days_since_last_purchase")
 IMPORTANCE_ROWS = 2000  # test rows whose TreeSHAP contributions make the global importance
 XY = tuple[np.ndarray, np.ndarray]
 
@@ -61,6 +63,7 @@ class Evaluation:
     metrics: dict[str, float]
     figures: dict[str, Any]
     texts: dict[str, str]
+    tables: dict[str, pd.DataFrame]
 
 
 def _targets(frame: pd.DataFrame, task: Task) -> np.ndarray:
@@ -132,7 +135,17 @@ def evaluate_churn(
         "calibration.png": plots.calibration_figure(y, {"calibrated": p, "raw LightGBM": raw}),
         "lift.png": plots.lift_figure(y, scores),
     }
-    return Evaluation(metrics, figures, {"calibration.csv": reliability.to_csv(index=False)})
+    predictions = _keys(test).assign(
+        churned=y, churn_probability=p, churn_probability_raw=raw, recency=scores["recency"]
+    )
+    texts = {"calibration.csv": reliability.to_csv(index=False)}
+    return Evaluation(metrics, figures, texts, {TEST_PREDICTIONS: predictions})
+
+
+def _keys(test: pd.DataFrame) -> pd.DataFrame:
+    """Who and when of each test row, for the per-row predictions logged beside the model."""
+    keep = ["customer_id", TIMESTAMP, "current_stage", *[c for c in VALUE_COLUMNS if c in test]]
+    return test[keep].reset_index(drop=True).rename(columns={TIMESTAMP: "cutoff"})
 
 
 def evaluate_stage(y: np.ndarray, proba: np.ndarray, parts: dict[str, pd.DataFrame]) -> Evaluation:
@@ -160,7 +173,14 @@ def evaluate_stage(y: np.ndarray, proba: np.ndarray, parts: dict[str, pd.DataFra
         ),
     }
     table = pd.DataFrame(confusion, index=pd.Index(STAGES, name="actual"), columns=list(STAGES))
-    return Evaluation(metrics, figures, {"confusion_matrix.csv": table.to_csv()})
+    predictions = _keys(parts["test"]).assign(
+        next_stage=np.asarray(STAGES)[y], predicted_stage=np.asarray(STAGES)[pred]
+    )
+    for k, stage in enumerate(STAGES):
+        predictions[f"p_{stage}"] = proba[:, k]
+    return Evaluation(
+        metrics, figures, {"confusion_matrix.csv": table.to_csv()}, {TEST_PREDICTIONS: predictions}
+    )
 
 
 def global_importance(booster: lgb.Booster, x: np.ndarray, names: tuple[str, ...]) -> pd.Series:
@@ -230,6 +250,7 @@ def train_task(clean_dir: Path, settings: Settings, task: Task, tune_trials: int
         artifacts = Artifacts(
             figures={**result.figures, "importance.png": plots.importance_figure(importance)},
             texts={**result.texts, "importance.csv": importance.to_csv()},
+            tables=result.tables,
             card=lambda version: model_card(
                 task, name, version, result.metrics, grade, tags, rows, importance, booster.params
             ),

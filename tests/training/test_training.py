@@ -81,6 +81,12 @@ def test_each_run_logs_plots_card_importance_and_a_graded_version(trained):
         info = mlflow.models.get_model_info(f"models:/{name}/{result.registered.version}")
         assert info.signature is not None and info.saved_input_example_info is not None
         assert run_id == version.run_id and client.get_run(run_id).data.tags["source"] == "data"
+        path = mlflow.artifacts.download_artifacts(f"runs:/{run_id}/test_predictions.parquet")
+        predictions = pd.read_parquet(path)
+        assert len(predictions) == result.rows["test"]
+        assert not predictions.duplicated(["customer_id", "cutoff"]).any()
+        outcome = "churned" if task == "churn" else "next_stage"
+        assert predictions[outcome].notna().all() and {"cutoff", "current_stage"} <= set(predictions)
 
 
 def test_churn_reports_every_baseline_and_the_rule_at_equal_volume(trained):
