@@ -30,7 +30,7 @@ class Champions:
     def _load(self) -> Scorer:
         churn = load_champion(CHURN_MODEL, self.settings)
         stage = load_champion(STAGE_MODEL, self.settings)
-        return Scorer(churn, stage, self.settings)
+        return Scorer(churn, stage, self.settings, threads=1)  # see Scorer._run
 
     def registry_versions(self) -> dict[str, str]:
         client = MlflowClient()

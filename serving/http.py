@@ -1,8 +1,11 @@
-"""ASGI middleware of the scoring service: API key, request ids, and 503 bodies that say why.
+"""ASGI middleware of the scoring service: API key, request ids, error bodies a client can act on.
 
 BentoML answers every 5xx with a generic body; a CRM needs to know that the feature store is
 down (retry later) rather than that the service broke. The API records the reason on the
-request's state and this middleware puts it in the 503 body.
+request's state and this middleware puts it in the 503 body. BentoML 1.4 also wraps the body of
+some 4xx answers (malformed JSON, InvalidArgument) in a one-element list; the middleware unwraps
+it so that every client error is one JSON object with an "error" string (and "detail" for schema
+errors). `quiet_client_errors` keeps client mistakes out of the error log's tracebacks.
 """
 
 from __future__ import annotations
@@ -92,6 +95,7 @@ class JourneyMiddleware:
 
     def _send(self, send: Send, state: RequestState, protected: bool) -> Send:
         replacing = False
+        client_error: list[Message] = []  # a 4xx answer, held back until its body is complete
 
         async def wrapped(message: Message) -> None:
             nonlocal replacing
@@ -101,12 +105,58 @@ class JourneyMiddleware:
                     for out in _json(503, {"error": state.unavailable}, state.request_id):
                         await send(out)
                     return
+                if 400 <= message["status"] < 500:
+                    client_error.append(message)
+                    return
                 message = {
                     **message,
                     "headers": [*message.get("headers", []), (b"x-request-id", state.request_id.encode())],
                 }
             elif replacing:
                 return  # the original generic body is dropped
+            elif client_error:
+                client_error.append(message)
+                if not message.get("more_body", False):
+                    for out in _client_error(client_error, state.request_id):
+                        await send(out)
+                return
             await send(message)
 
         return wrapped
+
+
+def _client_error(messages: list[Message], request_id: str) -> list[Message]:
+    """The held-back 4xx answer with a one-element list body unwrapped to its object."""
+    status = messages[0]["status"]
+    raw = b"".join(m.get("body", b"") for m in messages[1:])
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        body = {"error": raw.decode("utf-8", "replace") or f"HTTP {status}"}
+    if isinstance(body, list) and len(body) == 1 and isinstance(body[0], dict):
+        body = body[0]
+    return _json(status, body if isinstance(body, dict) else {"error": body}, request_id)
+
+
+class _ClientErrorFilter(logging.Filter):
+    """BentoML logs every failed request at ERROR with a traceback, a client's mistake included.
+
+    For a client error (pydantic validation, a BentoML exception with a 4xx code) the record
+    becomes one INFO line naming the error; server errors keep their traceback.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        code = getattr(getattr(exc, "error_code", None), "value", 500)
+        if exc is not None and (type(exc).__name__ == "ValidationError" or 400 <= code < 500):
+            record.msg = f"{record.msg}: client error {type(exc).__name__}: {str(exc).splitlines()[0]}"
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+def quiet_client_errors() -> None:
+    """Install the filter on BentoML's HTTP app logger (idempotent)."""
+    logger = logging.getLogger("bentoml._internal.server.http_app")
+    if not any(isinstance(f, _ClientErrorFilter) for f in logger.filters):
+        logger.addFilter(_ClientErrorFilter())

@@ -75,6 +75,7 @@ class JourneyService:
     """Churn probability, next stage, reasons and action for customers of the CRM."""
 
     def __init__(self) -> None:
+        http.quiet_client_errors()
         self.settings = _settings()
         self.champions = Champions(self.settings)
         store = open_store(self.settings)

@@ -17,8 +17,10 @@ def test_risk_tiers_use_the_thresholds():
 
 def test_most_specific_action_wins():
     actions = [
-        Action(stage="retention", action="generic"),
-        Action(stage="retention", reason_family="transactional", action="win-back"),
+        Action(stage="retention", action="generic", success_rate=0.1, cost=1.0),
+        Action(
+            stage="retention", reason_family="transactional", action="win-back", success_rate=0.2, cost=5.0
+        ),
     ]
     assert pick_action(actions, "retention", "transactional") == "win-back"
     assert pick_action(actions, "retention", "behavioural") == "generic"

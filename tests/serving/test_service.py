@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pandas as pd
 import pytest
 from starlette.testclient import TestClient
@@ -79,12 +81,25 @@ def test_client_mistakes_are_4xx_naming_the_field(client, body, field):
     r = client.post("/score", json=body)
     assert 400 <= r.status_code < 500
     assert field in r.text
+    assert isinstance(r.json(), dict) and isinstance(r.json()["error"], str)
 
 
-def test_malformed_json_is_a_400(client):
+def test_malformed_json_is_a_400_with_one_error_object(client):
     r = client.post("/score", content=b"{not json", headers={"content-type": "application/json"})
     assert r.status_code == 400
-    assert "Invalid JSON" in r.text
+    body = r.json()
+    assert isinstance(body["error"], str) and "Invalid JSON" in body["detail"][0]["msg"]
+    assert r.headers["content-length"] == str(len(r.content)) and r.headers["x-request-id"]
+
+
+def test_client_errors_log_one_line_not_a_traceback(client, caplog):
+    with caplog.at_level(logging.INFO, logger="bentoml._internal.server.http_app"):
+        client.post("/score", content=b"{not json", headers={"content-type": "application/json"})
+        client.post("/score", json={"customer_ids": []})
+    records = [r for r in caplog.records if r.name == "bentoml._internal.server.http_app"]
+    assert len(records) == 2
+    assert all(r.levelno == logging.INFO and r.exc_info is None for r in records)
+    assert "client error" in records[0].getMessage()
 
 
 def test_health_endpoints(client):
@@ -141,10 +156,10 @@ def test_score_features_names_unknown_and_missing_features(client, known_ids, tr
     row = _feature_rows(trained, known_ids[:1])[0]
     typo = {**row, "features": {**row["features"], "days_snce_last_purchase": 3}}
     r = client.post("/score_features", json={"customers": [typo]})
-    assert r.status_code == 400 and "days_snce_last_purchase" in r.text
+    assert r.status_code == 400 and "days_snce_last_purchase" in r.json()["error"]
     partial = {**row, "features": {k: v for k, v in row["features"].items() if k != "spend_90d"}}
     r = client.post("/score_features", json={"customers": [partial]})
-    assert r.status_code == 400 and "missing ['spend_90d']" in r.text
+    assert r.status_code == 400 and "missing ['spend_90d']" in r.json()["error"]
 
 
 def test_model_info_names_versions_aliases_and_data_as_of(client, trained):
