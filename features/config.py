@@ -8,7 +8,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from features.schema import EVENT_FAMILIES, STAGES
+from features.schema import ACTIVE_STAGES, EVENT_FAMILIES, STAGES
 
 DEFAULT_CONFIG = Path("configs/journey.yaml")
 
@@ -78,6 +78,19 @@ class FeatureServices(Frozen):
     stage: str = "stage_v1"
 
 
+class LargeData(Frozen):
+    """A schedule for big training sets, where small trees and a slow learning rate stop paying off.
+
+    From `rows` training rows on, the booster is fitted on a seeded random sample of at most
+    `max_fit_rows` of them (validation and test rows stay whole) with `lightgbm` overriding the
+    other parameters.
+    """
+
+    rows: int = Field(200_000, gt=0)
+    max_fit_rows: int | None = Field(250_000, gt=0)
+    lightgbm: dict[str, Any] = Field(default_factory=dict)
+
+
 class Training(Frozen):
     test_cutoffs: int = Field(2, ge=1)
     min_train_cutoffs: int = Field(2, ge=1)
@@ -90,6 +103,7 @@ class Training(Frozen):
     feature_services: FeatureServices = FeatureServices()
     # churn model: +1 = churn probability never falls as the feature grows (others fixed)
     churn_monotone: dict[str, Literal[-1, 1]] = Field(default_factory=dict)
+    large_data: LargeData = LargeData()
 
 
 class Mlflow(Frozen):
@@ -119,9 +133,42 @@ class RiskTiers(Frozen):
 
 
 class Action(Frozen):
+    """A retention action for a stage (and optionally the family of the main reason), with its economics.
+
+    `success_rate` is the share of contacted would-be churners the action retains; `cost` is paid per
+    contact whether or not it works; `channel` says how the customer is reached, when known.
+    """
+
     stage: str
     reason_family: str | None = None
     action: str
+    success_rate: float
+    cost: float
+    channel: str | None = None
+
+    @model_validator(mode="after")
+    def _economics(self) -> Action:
+        where = f"actions: stage {self.stage!r}" + (f", {self.reason_family}" if self.reason_family else "")
+        if not 0.0 <= self.success_rate <= 1.0:
+            raise ValueError(f"{where}: success_rate must be between 0 and 1, got {self.success_rate}")
+        if self.cost < 0:
+            raise ValueError(f"{where}: cost per contact must be >= 0, got {self.cost}")
+        return self
+
+
+def stages_without_action(actions: tuple[Action, ...], stages: tuple[str, ...]) -> list[str]:
+    """The stages among `stages` that have no default action (one without reason_family)."""
+    covered = {a.stage for a in actions if a.reason_family is None}
+    return [s for s in stages if s not in covered]
+
+
+class Targeting(Frozen):
+    """How `journey targets` values customers and sizes the list (docs/targeting.md)."""
+
+    # run_rate: spend_365d x window / 365; bgnbd: BG/NBD x Gamma-Gamma fitted on the scoring snapshot
+    value_method: Literal["run_rate", "bgnbd"] = "run_rate"
+    value_fit_sample: int = Field(50_000, gt=0)  # customers the BG/NBD and Gamma-Gamma are fitted on
+    default_capacity: int = Field(100, gt=0)  # list size when neither --budget nor --capacity is given
 
 
 class ReasonTemplate(Frozen):
@@ -159,6 +206,7 @@ class Settings(Frozen):
     serving: Serving = Serving()
     stages: StageRules = StageRules()
     actions: tuple[Action, ...] = ()
+    targeting: Targeting = Targeting()
     reasons: dict[str, tuple[ReasonTemplate, ...]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -166,6 +214,12 @@ class Settings(Frozen):
         for action in self.actions:
             if action.stage not in STAGES:
                 raise ValueError(f"actions: unknown stage {action.stage!r}; known: {STAGES}")
+        missing = stages_without_action(self.actions, ACTIVE_STAGES) if self.actions else []
+        if missing:
+            raise ValueError(
+                f"actions: no default action (one without reason_family) for the active stage(s) "
+                f"{', '.join(missing)}: `journey targets` needs a cost and success rate for every customer"
+            )
         return self
 
     def with_paths(self, **paths: Path) -> Settings:

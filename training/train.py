@@ -34,7 +34,7 @@ from training.evaluate import (
     stage_metrics,
     transition_matrix,
 )
-from training.fit import fit_booster
+from training.fit import fit_booster, fit_rows
 from training.grade import Grade, churn_grade, stage_grade
 from training.registry import Artifacts, Registered, log_and_register, tracked_run
 from training.tune import tune
@@ -246,6 +246,7 @@ def train_task(clean_dir: Path, settings: Settings, task: Task, tune_trials: int
             grade = stage_grade(result.metrics)
         importance = global_importance(booster, xy["test"][0], inputs.features)
         tags = _lineage(clean_dir, settings, task, frame, split) | {"grade": grade.letter}
+        tags["fit_rows"] = fit_rows(len(xy["train"][1]), settings.training)
         rows = {k: len(p) for k, p in parts.items()}
         artifacts = Artifacts(
             figures={**result.figures, "importance.png": plots.importance_figure(importance)},
