@@ -33,7 +33,8 @@ class Champions:
         return Scorer(churn, stage, self.settings, threads=1)  # see Scorer._run
 
     def registry_versions(self) -> dict[str, str]:
-        client = MlflowClient()
+        uri = self.settings.mlflow.uri(self.settings.paths.workdir.resolve())
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)  # this service's, not the global URI
         return {
             name: str(client.get_model_version_by_alias(name, CHAMPION).version)
             for name in (CHURN_MODEL, STAGE_MODEL)

@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 from feast import FeatureStore
 
+from serving.sqlite_rows import SqliteRows, sqlite_path
+
 log = logging.getLogger(__name__)
 PROBE_ID = "__journey_readiness_probe__"
 HEALTH_CACHE_S = 1.0  # /readyz may be polled often; probe the store at most once a second
@@ -37,6 +39,8 @@ class OnlineFeatures:
         self.service = store.get_feature_service(service_name)
         self.ttl = pd.Timedelta(days=ttl_days)
         self.newest = self._newest_snapshot()
+        path = sqlite_path(store)
+        self.sqlite = SqliteRows(store, self.service, path) if path is not None else None
         self._health: tuple[float, str | None] = (0.0, None)
         self._lock = threading.Lock()
 
@@ -48,20 +52,27 @@ class OnlineFeatures:
     def read(self, ids: list[str], features: list[str]) -> OnlineRows:
         """One online-store read for all ids; raises StoreUnavailable when the store fails."""
         try:
-            response = self.store.get_online_features(
-                features=self.service, entity_rows=[{"customer_id": i} for i in ids]
-            )
-            data = response.to_dict(include_event_timestamps=True)
+            columns, stamps = self._fetch(ids, features)
         except Exception as err:  # any client error of the store's driver means: not available
             self._health = (time.monotonic(), f"{type(err).__name__}: {err}")
             raise StoreUnavailable(f"online feature store unavailable: {type(err).__name__}: {err}") from err
         self._health = (time.monotonic(), None)
-        stamps = data.get(f"{features[0]}__ts") or [None] * len(ids)
         as_of = [pd.Timestamp(s, unit="s", tz="UTC") if s else None for s in stamps]
         known = np.array([s is not None for s in as_of], dtype=bool)
         cutoff = (self.newest - self.ttl) if self.newest is not None else None
         stale = np.array([bool(cutoff is not None and t is not None and t < cutoff) for t in as_of])
-        return OnlineRows({name: data[name] for name in features}, known, as_of, stale)
+        return OnlineRows(columns, known, as_of, stale)
+
+    def _fetch(self, ids: list[str], features: list[str]) -> tuple[dict[str, list[Any]], list[Any]]:
+        """Feature columns and event times (epoch seconds) per id: SQLite directly, else Feast's read."""
+        if self.sqlite is not None:
+            return self.sqlite.read(ids, features)
+        response = self.store.get_online_features(
+            features=self.service, entity_rows=[{"customer_id": i} for i in ids]
+        )
+        data = response.to_dict(include_event_timestamps=True)
+        stamps = data.get(f"{features[0]}__ts") or [None] * len(ids)
+        return {name: data[name] for name in features}, stamps
 
     def problem(self) -> str | None:
         """None when the store answers (probed at most once a second), else the reason."""
