@@ -14,13 +14,21 @@ app-versus-web habit. The world then moves in weekly steps (features.synthetic_d
   engaged buyers write 4-5 star reviews and refer friends, unhappy ones write 1-2 star reviews;
 - the weekly latent churn hazard is sigmoid(a - b log(engagement) + c recent complaints + d low
   value); after churn there are no more orders and only a trickle of e-mail opens and visits;
-- every 13 weeks a random 30% of active buyers is targeted and half of them treated (the rest is
-  a held-out control); for 8 weeks a treated customer's hazard is multiplied by
-  (1 - true_uplift), where true_uplift depends on the segment: persuadable (basic plan, low
-  value) 0.6, moderate 0.3, sure_thing (premium, high value) 0.0, do_not_disturb
-  (complaint-prone) -0.2.
+- every quarter (the first week of March, June, September and December, after the monthly data
+  refresh) a random 30% of active buyers is targeted and half of them treated (the rest is
+  a held-out control). How a treated customer responds depends on their state at the contact, as
+  with real retention offers: a persuadable (lapsing: engagement below their own habit, but still
+  buying) is won back with probability 0.6, a moderate customer (mid-frequency, not lapsing) with
+  0.2: the customer orders within the week and does not churn for 8 weeks. A sure thing (buys
+  often, not lapsing) and a lost cause (expected to buy less than once in 90 days, or engagement
+  far below habit) do not respond, and a do-not-disturb customer (complained in about the last
+  four weeks) leaves at the contact with probability 0.4. Everyone else carries on exactly as
+  without the contact, so the effect on the 90-day no-purchase (churn) label is known:
+  true_uplift x q for true_uplift >= 0 and true_uplift x (1 - q) below, with q the label's
+  probability without a contact.
 
-The truth table holds the latents, segment, uplift and the latent conversion and churn times.
+The truth table holds the latents and the latent conversion and churn times; campaign_truth holds
+each campaign row's segment and true_uplift (the signed response probability).
 """
 
 from __future__ import annotations
@@ -30,6 +38,8 @@ import pandas as pd
 
 from features.synthetic_dynamics import (
     DAY,
+    RESPONSE,
+    SEGMENTS,
     SIM_EVENTS,
     WEEK,
     Array,
@@ -43,8 +53,6 @@ REGIONS = ("north", "south", "east", "west", "central")
 CHANNELS = ("organic", "paid_search", "social", "referral", "email")
 PLANS = ("basic", "standard", "premium")
 CATEGORIES = ("electronics", "home", "fashion", "beauty", "sports", "books", "toys", "grocery")
-SEGMENTS = ("persuadable", "moderate", "sure_thing", "do_not_disturb")
-SEGMENT_UPLIFT = np.array([0.6, 0.3, 0.0, -0.2])
 EVENT_CHANNELS = ("web", "app", "email", "support")
 # Channel of each simulated event family: 0 = web or app by the customer's habit, else fixed.
 _FAMILY_CHANNEL = np.array([0, 0, 0, 0, 2, 2, 3, 3, 0, 0, 0])
@@ -59,6 +67,9 @@ def generate_tables(
 ) -> dict[str, pd.DataFrame]:
     """Generate customers, events, transactions, campaigns and the latent truth over [start, end).
 
+    Keys: the contract tables customers, events, transactions and campaigns; truth (per
+    customer) and campaign_truth (per campaign row), which are not contract tables.
+
     The same arguments always give identical frames: all randomness comes from one
     np.random.default_rng(seed). Times are UTC, rows sorted by (customer_id, ts). Raises
     ValueError for fewer than one customer, a non-integer seed or an end not after start.
@@ -66,14 +77,15 @@ def generate_tables(
     start_us, span = _check_args(n_customers, seed, start, end)
     rng = np.random.default_rng(seed)
     pop, demo = _draw_population(n_customers, span, rng)
-    sim = simulate(pop, span, rng)
+    sim = simulate(pop, span, rng, _campaign_weeks(start_us, span))
     ids = _make_ids("C", n_customers, 7)
     return {
         "customers": _customers_frame(ids, pop, demo, start_us),
         "events": _events_frame(sim, pop, ids, start_us, span, rng),
         "transactions": _transactions_frame(sim, pop, ids, start_us, span, rng),
         "campaigns": _campaigns_frame(sim, ids, start_us, span, rng),
-        "truth": _truth_frame(ids, pop, demo["segment"], sim, start_us),
+        "truth": _truth_frame(ids, pop, sim, start_us),
+        "campaign_truth": _campaign_truth_frame(sim, ids, start_us, span),
     }
 
 
@@ -130,27 +142,24 @@ def _draw_population(n: int, span: int, rng: np.random.Generator) -> tuple[Popul
     }
     log_eng0 = rng.normal(0.0, 0.5, n) + _CHANNEL_LIFT[demo["acquisition_channel"]]
     log_value = rng.normal(0.0, 0.45, n) + _PLAN_VALUE[demo["plan"]]
-    prone = rng.random(n) < 0.07
-    segment = _segments(demo["plan"], log_value, prone)
-    demo["segment"] = segment
     pop = Population(
         created=created,
         log_eng0=log_eng0 - 0.004 * (age - 41.0),
         log_value=log_value,
-        prone=prone,
+        prone=rng.random(n) < 0.07,
         never_convert=rng.random(n) < 0.2,
         app_share=np.clip(rng.beta(2.0, 2.0, n) + (40.0 - age) / 100.0, 0.02, 0.98),
-        uplift=SEGMENT_UPLIFT[segment],
     )
     return pop, demo
 
 
-def _segments(plan: Array, log_value: Array, prone: Array) -> Array:
-    """Uplift segment codes (indices into SEGMENTS)."""
-    persuadable = (plan == 0) & (log_value < -0.2)
-    sure_thing = (plan == 2) & (log_value > 0.2)
-    code = np.where(persuadable, 0, np.where(sure_thing, 2, 1))
-    return np.where(prone, 3, code)
+def _campaign_weeks(start_us: int, span: int) -> frozenset[int]:
+    """Quarterly campaigns: the first simulated week starting on or after 1 March, June, September
+    and December (campaigns follow the monthly data refresh, so the newest snapshot is days old)."""
+    t0 = pd.Timestamp(start_us, unit="us", tz="UTC")
+    months = pd.date_range(t0.normalize(), t0 + pd.Timedelta(seconds=span), freq="MS")
+    starts = months[months.month.isin([3, 6, 9, 12]) & (months >= t0)]
+    return frozenset(int(-(-(d - t0).total_seconds() // WEEK)) for d in starts)
 
 
 def _to_utc(start_us: int, seconds: Array) -> pd.DatetimeIndex:
@@ -285,15 +294,13 @@ def _campaigns_frame(
 ) -> pd.DataFrame:
     """One row per targeted customer and campaign; controls were not contacted and cost nothing."""
     order = _sort_order(sim.camp_cust, sim.camp_ts, span)
-    week, treated = sim.camp_week[order], sim.camp_treated[order]
-    weeks = np.unique(week)
-    dates = _to_utc(start_us, weeks * WEEK).strftime("retention-%Y-%m-%d").to_numpy(dtype=object)
+    treated = sim.camp_treated[order]
     cost = np.where(treated, np.round(rng.uniform(1.0, 5.0, order.size), 2), 0.0)
     return pd.DataFrame(
         {
             "customer_id": ids[sim.camp_cust[order]],
             "ts": _to_utc(start_us, sim.camp_ts[order]),
-            "campaign_id": dates[np.searchsorted(weeks, week)],
+            "campaign_id": _campaign_ids(sim.camp_week[order], start_us),
             "treated": treated.astype(bool),
             "cost": cost,
         },
@@ -301,7 +308,14 @@ def _campaigns_frame(
     )
 
 
-def _truth_frame(ids: Array, pop: Population, segment: Array, sim: SimResult, start_us: int) -> pd.DataFrame:
+def _campaign_ids(week: Array, start_us: int) -> Array:
+    """retention-<date of the campaign week's first day>."""
+    weeks = np.unique(week)
+    dates = _to_utc(start_us, weeks * WEEK).strftime("retention-%Y-%m-%d").to_numpy(dtype=object)
+    return dates[np.searchsorted(weeks, week)]
+
+
+def _truth_frame(ids: Array, pop: Population, sim: SimResult, start_us: int) -> pd.DataFrame:
     """Latents and latent event times; converted_at is the first order, NaT for never-buyers."""
     never = np.iinfo(np.int64).max
     first = np.full(pop.size, never, dtype=np.int64)
@@ -311,10 +325,23 @@ def _truth_frame(ids: Array, pop: Population, segment: Array, sim: SimResult, st
             "customer_id": ids,
             "engagement": np.exp(pop.log_eng0),
             "value": np.exp(pop.log_value),
-            "segment": _pick(SEGMENTS, segment),
             "converted_at": _to_utc(start_us, np.where(first == never, -1, first)),
             "churned_at": _to_utc(start_us, sim.churned_at),
-            "true_uplift": pop.uplift.astype(np.float64),
+        },
+        copy=False,
+    )
+
+
+def _campaign_truth_frame(sim: SimResult, ids: Array, start_us: int, span: int) -> pd.DataFrame:
+    """Each campaign row's response segment and true_uplift, in the campaigns table's row order."""
+    order = _sort_order(sim.camp_cust, sim.camp_ts, span)
+    segment = sim.camp_segment[order]
+    return pd.DataFrame(
+        {
+            "customer_id": ids[sim.camp_cust[order]],
+            "campaign_id": _campaign_ids(sim.camp_week[order], start_us),
+            "segment": _pick(SEGMENTS, segment),
+            "true_uplift": RESPONSE[segment].astype(np.float64),
         },
         copy=False,
     )

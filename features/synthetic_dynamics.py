@@ -51,7 +51,17 @@ DRIFT, WALK_SD, COMPLAINT_HIT = -0.01, 0.12, 0.15  # log-engagement random walk
 CHURN_A, CHURN_B, CHURN_C, CHURN_D, CHURN_E = -6.4, 1.2, 0.8, 0.8, 3.5
 HABIT_RATE = 0.08
 CONV_A, CONV_B, CONV_C = -3.0, 1.0, 0.8  # weekly conversion logit coefficients
-CAMPAIGN_EVERY, CAMPAIGN_SHARE, CAMPAIGN_WEEKS = 13, 0.30, 8
+CAMPAIGN_SHARE, CAMPAIGN_WEEKS = 0.30, 8
+# Campaign response by the customer's state at the contact (features.synthetic tells the story).
+# A treated customer responds with probability |RESPONSE[segment]|: a positive responder is won
+# back (an order within the week, no churn for CAMPAIGN_WEEKS weeks), a negative one leaves at
+# the contact. Non-responders carry on exactly as if not contacted.
+SEGMENTS = ("persuadable", "moderate", "sure_thing", "lost_cause", "do_not_disturb")
+RESPONSE = np.array([0.6, 0.2, 0.0, 0.0, -0.4])
+WINDOW_WEEKS = 13  # the churn label's 90 days
+LOST_ORDERS, SURE_ORDERS = 1.0, 4.0  # expected orders over the window at today's rates
+LAPSE_GAP, LOST_GAP = 0.25, 0.8  # engagement below the customer's habit (log scale)
+UPSET = 0.3  # complaint memory (decays 0.75 a week): a complaint in about the last four weeks
 
 
 @dataclass(frozen=True)
@@ -64,7 +74,6 @@ class Population:
     prone: Array
     never_convert: Array
     app_share: Array
-    uplift: Array
 
     @property
     def size(self) -> int:
@@ -82,7 +91,7 @@ class SimState:
     churned_at: Array
     complaints: Array
     carts: Array
-    treated_until: Array
+    protected_until: Array
 
     @classmethod
     def start(cls, pop: Population) -> SimState:
@@ -95,7 +104,7 @@ class SimState:
             churned_at=np.full(n, -1, dtype=np.int64),
             complaints=np.zeros(n),
             carts=np.zeros(n),
-            treated_until=np.full(n, -1, dtype=np.int64),
+            protected_until=np.full(n, -1, dtype=np.int64),
         )
 
 
@@ -105,7 +114,7 @@ class Buffers:
 
     events: list[tuple[Array, Array, Array, Array]] = field(default_factory=list)
     orders: list[tuple[Array, Array]] = field(default_factory=list)
-    campaigns: list[tuple[Array, Array, Array, Array]] = field(default_factory=list)
+    campaigns: list[tuple[Array, Array, Array, Array, Array]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -122,6 +131,7 @@ class SimResult:
     camp_ts: Array
     camp_week: Array
     camp_treated: Array
+    camp_segment: Array
     churned_at: Array
 
 
@@ -134,6 +144,7 @@ class Week:
     lo: Array
     hi: Array
     end: int
+    campaign: bool = False
 
 
 def sigmoid(x: Array) -> Array:
@@ -148,28 +159,34 @@ def uniform_times(lo: Array, hi: Array, rng: np.random.Generator) -> Array:
     return lo + np.minimum(offset, width - 1)
 
 
-def simulate(pop: Population, span: int, rng: np.random.Generator) -> SimResult:
-    """Run the weekly simulation over [0, span) seconds; loops over weeks, never customers."""
+def simulate(
+    pop: Population, span: int, rng: np.random.Generator, campaign_weeks: frozenset[int] = frozenset()
+) -> SimResult:
+    """Run the weekly simulation over [0, span) seconds; loops over weeks, never customers.
+
+    A campaign goes out in each of `campaign_weeks` (week numbers) that is complete and not the first.
+    """
     state, buf = SimState.start(pop), Buffers()
     for number in range(-(-span // WEEK)):
-        _simulate_week(pop, state, buf, _open_week(pop, number, span), rng)
+        _simulate_week(pop, state, buf, _open_week(pop, number, span, campaign_weeks), rng)
     return _collect(buf, state)
 
 
-def _open_week(pop: Population, number: int, span: int) -> Week:
+def _open_week(pop: Population, number: int, span: int, campaign_weeks: frozenset[int]) -> Week:
     lo_w, hi_w = number * WEEK, min((number + 1) * WEEK, span)
     idx = np.flatnonzero(pop.created < hi_w)
     lo = np.maximum(pop.created[idx], lo_w)
-    return Week(number, idx, lo, np.full(idx.size, hi_w, dtype=np.int64), hi_w)
+    campaign = number > 0 and number in campaign_weeks and lo_w + WEEK <= span
+    return Week(number, idx, lo, np.full(idx.size, hi_w, dtype=np.int64), hi_w, campaign)
 
 
 def _simulate_week(pop: Population, st: SimState, buf: Buffers, wk: Week, rng: np.random.Generator) -> None:
     idx = wk.idx
     buyer = st.converted[idx] & (st.churned_at[idx] < 0)
-    churn_from = wk.lo.copy()
-    if _is_campaign_week(wk):
-        churn_from = _run_campaign(pop, st, buf, wk, buyer, churn_from, rng)
-    churning = _draw_churn(pop, st, wk, buyer, churn_from, rng)
+    churn_from, left = wk.lo.copy(), np.zeros(idx.size, dtype=bool)
+    if wk.campaign:
+        churn_from, left = _run_campaign(pop, st, buf, wk, buyer, rng)
+    churning = _draw_churn(pop, st, wk, buyer & ~left, churn_from, rng) | left
     new = _draw_conversion(pop, st, wk, rng)
     status = np.where(st.churned_at[idx] >= 0, CHURNED, PROSPECT)
     status[buyer | new] = BUYER
@@ -179,31 +196,57 @@ def _simulate_week(pop: Population, st: SimState, buf: Buffers, wk: Week, rng: n
     _update_state(st, wk, counts, rng)
 
 
-def _is_campaign_week(wk: Week) -> bool:
-    start = wk.number * WEEK
-    return wk.number > 0 and wk.number % CAMPAIGN_EVERY == 0 and start + WEEK <= wk.end
-
-
 def _run_campaign(
-    pop: Population,
-    st: SimState,
-    buf: Buffers,
-    wk: Week,
-    buyer: Array,
-    churn_from: Array,
-    rng: np.random.Generator,
-) -> Array:
-    """Target a random share of active buyers at 09:00-10:00 on the week's first day."""
+    pop: Population, st: SimState, buf: Buffers, wk: Week, buyer: Array, rng: np.random.Generator
+) -> tuple[Array, Array]:
+    """Target a random share of active buyers at 09:00-10:00 on the week's first day.
+
+    Returns the churn-from times (a targeted customer was still active when contacted) and the
+    local mask of customers the contact drove away (churned one second after it).
+    """
     local = np.flatnonzero(buyer)
     local = local[rng.random(local.size) < CAMPAIGN_SHARE]
     treated = rng.random(local.size) < 0.5
     ts = wk.number * WEEK + 9 * HOUR + rng.integers(0, HOUR, local.size)
     cust = wk.idx[local]
-    st.treated_until[cust[treated]] = wk.number + CAMPAIGN_WEEKS - 1
-    buf.campaigns.append((cust, ts, np.full(local.size, wk.number), treated))
-    churn_from = churn_from.copy()
-    churn_from[local] = ts  # a targeted customer was still active when contacted
-    return churn_from
+    segment = campaign_segments(pop, st, cust)
+    response = RESPONSE[segment]
+    responds = treated & (rng.random(local.size) < np.abs(response))
+    won, lost = responds & (response > 0), responds & (response < 0)
+    st.protected_until[cust[won]] = wk.number + CAMPAIGN_WEEKS - 1
+    _emit_winback(buf, cust[won], ts[won], wk.end, rng)
+    st.churned_at[cust[lost]] = ts[lost] + 1
+    buf.campaigns.append((cust, ts, np.full(local.size, wk.number), treated, segment))
+    churn_from = wk.lo.copy()
+    churn_from[local] = ts
+    left = np.zeros(wk.idx.size, dtype=bool)
+    left[local[lost]] = True
+    return churn_from, left
+
+
+def campaign_segments(pop: Population, st: SimState, cust: Array) -> Array:
+    """Response segment (index into SEGMENTS) of active buyers from their state right now.
+
+    lost_cause: rarely buys (under LOST_ORDERS expected orders in the window) or engagement far
+    below habit; persuadable: lapsing (engagement below habit) but still buying; sure_thing: buys
+    often and is not lapsing; moderate: the rest; do_not_disturb: complained recently, whatever else.
+    """
+    orders = WINDOW_WEEKS * ORDER_RATE * np.exp(pop.log_value[cust] + st.log_eng[cust])
+    gap = st.habit[cust] - st.log_eng[cust]
+    lost = (orders < LOST_ORDERS) | (gap > LOST_GAP)
+    lapsing = gap > LAPSE_GAP
+    sure = (orders >= SURE_ORDERS) & ~lapsing
+    code = np.select([lost, lapsing, sure], [3, 0, 2], default=1)
+    return np.where(st.complaints[cust] >= UPSET, 4, code)
+
+
+def _emit_winback(buf: Buffers, cust: Array, ts: Array, week_end: int, rng: np.random.Generator) -> None:
+    """A won-back customer's order (with its checkout) between the contact and the week's end."""
+    at = uniform_times(ts + 600, np.full(ts.size, week_end, dtype=np.int64), rng)
+    buf.orders.append((cust, at))
+    checkout = at - rng.integers(30, 600, at.size)
+    kind = np.full(at.size, _CHECKOUT, dtype=np.int8)
+    buf.events.append((cust.astype(np.int32), checkout, kind, np.zeros(at.size, np.int8)))
 
 
 def _draw_churn(
@@ -224,8 +267,7 @@ def _draw_churn(
         - CHURN_D * pop.log_value[j]
     )
     hazard = sigmoid(logit) * (wk.hi[buyer] - wk.lo[buyer]) / WEEK
-    in_window = st.treated_until[j] >= wk.number
-    hazard = np.where(in_window, hazard * (1.0 - pop.uplift[j]), hazard)
+    hazard = np.where(st.protected_until[j] >= wk.number, 0.0, hazard)
     churning = np.zeros(wk.idx.size, dtype=bool)
     churning[buyer] = rng.random(j.size) < np.clip(hazard, 0.0, 1.0)
     cust = wk.idx[churning]
@@ -337,5 +379,6 @@ def _collect(buf: Buffers, st: SimState) -> SimResult:
         camp_ts=_cat(cp, 1, np.int64),
         camp_week=_cat(cp, 2, np.int64),
         camp_treated=_cat(cp, 3, bool),
+        camp_segment=_cat(cp, 4, np.int8),
         churned_at=st.churned_at.copy(),
     )

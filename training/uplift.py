@@ -44,15 +44,14 @@ uplift x v, churn probability x v, random, and on generated data true_uplift x m
 - estimated value saved = B x (mean of v x churn over the selected control rows - the same over
   the selected treated rows): unbiased for the sum over the selected of (effect on churn) x v
   because assignment is random, but noisy at a few thousand rows.
-- true value saved (generated data, `true_gain`) = sum over the selected of true_uplift x q x v,
-  with q = P(the customer churns within the window without a contact). The generator cuts a
-  treated customer's weekly churn hazard by the share true_uplift for `CAMPAIGN_WEEKS` weeks, so to
-  first order the churn probability falls in proportion to true_uplift x q (times the share of the
-  window's hazard in those weeks, a constant left out: the figures are comparable between rankings,
-  not churns). q is not a model output: the generator's latent churn times show it on the control
-  rows, which are a random half, so the sum is estimated without bias from them. The risk q must be
-  in: true_uplift x v alone would credit contacting customers who were never going to leave (on
-  generated data, ranking by value alone then beats the true uplift ranking's risk-aware version).
+- true value saved (generated data, `true_gain`) = sum over the selected of effect x v, with the
+  effect on the churn label known from the generator (features.synthetic): a treated row responds
+  with probability |r| (r = the campaign row's true_uplift); r > 0 responders order within the
+  week, r < 0 responders leave at the contact, everyone else behaves as without the contact. So
+  effect = r x q for r >= 0 and r x (1 - q) for r < 0, with q = P(churn label | no contact, state).
+  q is not a model output: the control rows, a random half, show the label without a contact, so
+  the sum is estimated without bias from them. The risk q must be in: r x v alone would credit
+  contacting customers who were never going to leave.
 Random targeting gets B/N of the totals (its expectation, not a draw).
 """
 
@@ -71,8 +70,10 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from features.build import FAMILIES, TIMESTAMP, feature_path, read_manifest
+from features.config import Settings
 from features.encoding import ModelInputs
 from features.io import table_path
+from features.schema import CHAMPION
 
 Floats = npt.NDArray[np.float64]
 WINDOW_DAYS = 90
@@ -328,22 +329,31 @@ def qini_coefficient(churn: npt.ArrayLike, treated: npt.ArrayLike, score: npt.Ar
     return float(np.trapezoid(q, x) - q[-1] / 2.0)
 
 
-def true_gain(
-    true_uplift: npt.ArrayLike, latent_churn: npt.ArrayLike, value: npt.ArrayLike, treated: npt.ArrayLike
-) -> Floats:
-    """Per-row terms whose sum over a selection estimates sum(true_uplift x q x value) over it.
+def true_effect(true_uplift: npt.ArrayLike, churn_risk: npt.ArrayLike) -> Floats:
+    """Effect of a contact on the churn label: r x q for r >= 0, r x (1 - q) for r < 0.
 
-    q = P(the customer churns, in the generator's latent sense, within the window without a
-    contact). Control rows show that outcome, so each control row carries true_uplift x
-    latent_churn x value / (control share) and treated rows 0: unbiased for any selection made from
-    the features because assignment is random, and no model is involved. See the module docstring.
+    r = the generator's signed response probability, q = P(churn | no contact); see the module
+    docstring.
     """
-    u, churned = np.asarray(true_uplift, dtype=np.float64), np.asarray(latent_churn, dtype=np.float64)
-    v, t = np.asarray(value, dtype=np.float64), np.asarray(treated, dtype=bool)
+    r, q = np.asarray(true_uplift, dtype=np.float64), np.asarray(churn_risk, dtype=np.float64)
+    return np.where(r >= 0.0, r * q, r * (1.0 - q))
+
+
+def true_gain(
+    true_uplift: npt.ArrayLike, churn: npt.ArrayLike, value: npt.ArrayLike, treated: npt.ArrayLike
+) -> Floats:
+    """Per-row terms whose sum over a selection estimates sum(true effect x value) over it.
+
+    Control rows show the churn label without a contact, so each control row carries
+    true_effect(r, its label) x value / (control share) and treated rows 0: unbiased for any
+    selection made from the features because assignment is random, and no model is involved.
+    """
+    y, v = np.asarray(churn, dtype=np.float64), np.asarray(value, dtype=np.float64)
+    t = np.asarray(treated, dtype=bool)
     control_share = float(np.mean(~t))
     if control_share == 0.0:
         raise ValueError("the true gain needs control rows")
-    return np.where(t, 0.0, u * churned * v / control_share)
+    return np.where(t, 0.0, true_effect(true_uplift, y) * v / control_share)
 
 
 def value_at_budget(
@@ -384,14 +394,37 @@ def value_at_budget(
 # ---------------------------------------------------------------------------------------------
 
 
+LEARNERS = ("x_learner", "t_learner")
+
+
+@dataclass
+class UpliftScorer:
+    """A fitted learner with its feature encoding: scores campaign or customer feature frames.
+
+    `predict` gives the uplift (churn probability without a contact - with one; positive = the
+    contact prevents churn), `churn_control` the churn probability without a contact.
+    """
+
+    inputs: ModelInputs
+    learner: XLearner | TLearner
+    name: str = "x_learner"
+
+    def predict(self, frame: pd.DataFrame) -> Floats:
+        return self.learner.predict(self.inputs.matrix(frame))
+
+    def churn_control(self, frame: pd.DataFrame) -> Floats:
+        return self.learner.churn_control(self.inputs.matrix(frame))
+
+
 @dataclass(frozen=True)
 class UpliftReport:
     """Held-out evaluation of the uplift models against churn-probability and random targeting.
 
     `rankings`: one row per ranking (x_learner, t_learner, churn_probability, with the truth
-    true_uplift = true_uplift x mu0, and random) with the Qini coefficient and the uplift at each
-    budget share; `value`: `value_at_budget`'s table, rankings x value; `scores`: the test rows with
-    the scores, value and, with the truth, true_uplift and latent_churn.
+    true_uplift = true_effect(true_uplift, mu0), and random) with the Qini coefficient and the
+    uplift at each budget share; `value`: `value_at_budget`'s table, rankings x value; `scores`:
+    the test rows with the scores, value and, with the truth, true_uplift; `model`: the chosen
+    learner, fitted on the training campaigns only (the one evaluated here).
     """
 
     train_campaigns: list[str]
@@ -402,6 +435,7 @@ class UpliftReport:
     rankings: pd.DataFrame
     value: pd.DataFrame
     scores: pd.DataFrame
+    model: UpliftScorer
 
 
 def customer_value(frame: pd.DataFrame, window_days: int = WINDOW_DAYS) -> Floats:
@@ -410,10 +444,39 @@ def customer_value(frame: pd.DataFrame, window_days: int = WINDOW_DAYS) -> Float
     return np.asarray(np.nan_to_num(spend, nan=0.0).clip(min=0.0) * window_days / 365.0)
 
 
+def ranking_table(
+    ranked: Mapping[str, npt.ArrayLike],
+    churn: Floats,
+    treated: npt.NDArray[np.bool_],
+    budgets: Sequence[float],
+) -> pd.DataFrame:
+    """Qini coefficient and uplift at each budget share per ranking, plus random targeting."""
+    rows = [
+        {
+            "ranking": name,
+            "qini": qini_coefficient(churn, treated, score),
+            **{f"uplift_at_{round(k * 100)}": uplift_at_k(churn, treated, score, k) for k in budgets},
+        }
+        for name, score in ranked.items()
+    ]
+    overall = observed_uplift(churn, treated)
+    rows.append(
+        {"ranking": "random", "qini": 0.0, **{f"uplift_at_{round(k * 100)}": overall for k in budgets}}
+    )
+    return pd.DataFrame(rows)
+
+
+def _with_truth(scores: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    keys = ["customer_id", "campaign_id"]
+    known = scores[keys].merge(truth[[*keys, "true_uplift"]], on=keys, how="left", validate="1:1")
+    return scores.assign(true_uplift=known["true_uplift"].to_numpy(dtype=np.float64))
+
+
 def evaluate_uplift(
     frame: pd.DataFrame,
     truth: pd.DataFrame | None = None,
     *,
+    learner: str = "x_learner",
     test_campaigns: int = 2,
     budgets: Sequence[float] = BUDGETS,
     window_days: int = WINDOW_DAYS,
@@ -421,57 +484,44 @@ def evaluate_uplift(
 ) -> UpliftReport:
     """Fit the T- and X-learners on older campaigns and compare the rankings on the newest ones.
 
-    `truth` (generated data only): customer_id, true_uplift and churned_at (the latent churn time),
-    for the true value saved and the true_uplift ranking (what recovering the generator's effects
-    would give, at mu0's risk).
+    `learner` (x_learner or t_learner) is the one returned as the report's model. `truth`
+    (generated data only: its campaign_truth table): customer_id, campaign_id and true_uplift per
+    campaign row, for the true value saved and the true_uplift ranking (what recovering the
+    generator's response would give, at mu0's risk).
     """
+    if learner not in LEARNERS:
+        raise ValueError(f"unknown uplift learner {learner!r}: use one of {', '.join(LEARNERS)}")
     train, test = split_by_campaign(frame, test_campaigns, window_days)
     inputs = model_inputs(train)
-    x_train, x_test = inputs.matrix(train), inputs.matrix(test)
-    cats = inputs.categorical_indices
-    x_learner = XLearner(seed, cats).fit(x_train, train["treated"], train["churn"])
-    t_learner = x_learner.arms  # the X-learner's first stage is exactly the T-learner
-    y, t = test["churn"].to_numpy(dtype=np.float64), test["treated"].to_numpy(dtype=bool)
-    ranked = {
-        "x_learner": x_learner.predict(x_test),
-        "t_learner": t_learner.predict(x_test),
-        "churn_probability": t_learner.churn_control(x_test),
+    x_learner = XLearner(seed, inputs.categorical_indices).fit(
+        inputs.matrix(train), train["treated"], train["churn"]
+    )
+    # The X-learner's first stage is exactly the T-learner.
+    models = {
+        "x_learner": UpliftScorer(inputs, x_learner),
+        "t_learner": UpliftScorer(inputs, x_learner.arms, "t_learner"),
     }
+    y, t = test["churn"].to_numpy(dtype=np.float64), test["treated"].to_numpy(dtype=bool)
+    ranked = {name: model.predict(test) for name, model in models.items()}
+    ranked["churn_probability"] = models["t_learner"].churn_control(test)
     scores = test[["customer_id", "campaign_id", "treated", "churn"]].assign(
         **ranked, value=customer_value(test, window_days)
     )
-    gain = None
+    v, gain = scores["value"].to_numpy(), None
     if truth is not None:
-        known = truth.set_index("customer_id")
-        churned_at = _utc_us(scores["customer_id"].map(known["churned_at"]))
-        scores["true_uplift"] = scores["customer_id"].map(known["true_uplift"]).to_numpy(dtype=np.float64)
-        scores["latent_churn"] = (churned_at < test["ts"] + pd.Timedelta(days=window_days)).to_numpy(int)
-        gain = true_gain(scores["true_uplift"], scores["latent_churn"], scores["value"], t)
-        ranked["true_uplift"] = scores["true_uplift"].to_numpy() * ranked["churn_probability"]
-    ranking_rows = [
-        {
-            "ranking": name,
-            "qini": qini_coefficient(y, t, score),
-            **{f"uplift_at_{round(k * 100)}": uplift_at_k(y, t, score, k) for k in budgets},
-        }
-        for name, score in ranked.items()
-    ]
-    overall = observed_uplift(y, t)
-    ranking_rows.append(
-        {"ranking": "random", "qini": 0.0, **{f"uplift_at_{round(k * 100)}": overall for k in budgets}}
-    )
-    v = scores["value"].to_numpy()
-    by_value = {name: score * v for name, score in ranked.items()}
-    control = ~t
+        scores = _with_truth(scores, truth)
+        gain = true_gain(scores["true_uplift"], y, v, t)
+        ranked["true_uplift"] = true_effect(scores["true_uplift"], ranked["churn_probability"])
     return UpliftReport(
         train_campaigns=sorted(train["campaign_id"].unique()),
         test_campaigns=sorted(test["campaign_id"].unique()),
         n_train=len(train),
         n_test=len(test),
-        churn_auc=float(roc_auc_score(y[control], scores["churn_probability"].to_numpy()[control])),
-        rankings=pd.DataFrame(ranking_rows),
-        value=value_at_budget(by_value, v, y, t, budgets, gain),
+        churn_auc=float(roc_auc_score(y[~t], ranked["churn_probability"][~t])),
+        rankings=ranking_table(ranked, y, t, budgets),
+        value=value_at_budget({k: s * v for k, s in ranked.items()}, v, y, t, budgets, gain),
         scores=scores,
+        model=models[learner],
     )
 
 
@@ -480,6 +530,7 @@ def evaluate_uplift_on_tables(
     features_dir: Path,
     truth: pd.DataFrame | None = None,
     *,
+    learner: str = "x_learner",
     test_campaigns: int = 2,
     budgets: Sequence[float] = BUDGETS,
     window_days: int = WINDOW_DAYS,
@@ -501,5 +552,34 @@ def evaluate_uplift_on_tables(
     end = read_manifest(features_dir).end
     frame = campaign_frame(campaigns, transactions, features, end, window_days)
     return evaluate_uplift(
-        frame, truth, test_campaigns=test_campaigns, budgets=budgets, window_days=window_days, seed=seed
+        frame,
+        truth,
+        learner=learner,
+        test_campaigns=test_campaigns,
+        budgets=budgets,
+        window_days=window_days,
+        seed=seed,
     )
+
+
+UPLIFT_MODEL = "uplift"
+
+
+def load_uplift(settings: Settings) -> UpliftScorer | None:
+    """The registered uplift model's champion (`models:/uplift@champion`), None when there is none.
+
+    The returned object's `predict(frame)` gives each row's uplift from its features (the columns
+    of a feature build); targeting ranks by uplift x value with it.
+    """
+    import mlflow
+
+    from training.registry import alias_version, use_tracking
+
+    use_tracking(settings)
+    if alias_version(mlflow.MlflowClient(), UPLIFT_MODEL, CHAMPION) is None:
+        return None
+    model = mlflow.pyfunc.load_model(f"models:/{UPLIFT_MODEL}@{CHAMPION}")
+    scorer = model.unwrap_python_model().scorer
+    if not isinstance(scorer, UpliftScorer):
+        raise TypeError(f"models:/{UPLIFT_MODEL}@{CHAMPION} is not an uplift model")
+    return scorer

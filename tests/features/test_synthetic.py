@@ -49,9 +49,13 @@ COLUMNS = {
         "customer_id": "object",
         "engagement": "float64",
         "value": "float64",
-        "segment": "object",
         "converted_at": TS,
         "churned_at": TS,
+    },
+    "campaign_truth": {
+        "customer_id": "object",
+        "campaign_id": "object",
+        "segment": "object",
         "true_uplift": "float64",
     },
 }
@@ -78,7 +82,7 @@ def buyers(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 def test_same_seed_gives_identical_frames() -> None:
     first, second = generate_tables(200, seed=3), generate_tables(200, seed=3)
-    assert set(first) == {"customers", "events", "transactions", "campaigns", "truth"}
+    assert set(first) == {"customers", "events", "transactions", "campaigns", "truth", "campaign_truth"}
     for name, frame in first.items():
         pd.testing.assert_frame_equal(frame, second[name])
 
@@ -218,16 +222,29 @@ def test_targeted_customers_were_active_buyers(tables: dict[str, pd.DataFrame]) 
     assert not (rows["churned_at"] <= rows["ts"]).any()
 
 
-def test_uplift_follows_segment(tables: dict[str, pd.DataFrame]) -> None:
-    truth = tables["truth"]
+def test_campaign_truth_gives_each_row_its_segment_response(tables: dict[str, pd.DataFrame]) -> None:
+    campaigns, truth = tables["campaigns"], tables["campaign_truth"]
+    assert truth[["customer_id", "campaign_id"]].equals(campaigns[["customer_id", "campaign_id"]])
     uplift = truth.groupby("segment")["true_uplift"].agg(["min", "max"])
     assert (uplift["min"] == uplift["max"]).all()
     assert uplift["max"].to_dict() == {
         "persuadable": 0.6,
-        "moderate": 0.3,
+        "moderate": 0.2,
         "sure_thing": 0.0,
-        "do_not_disturb": -0.2,
+        "lost_cause": 0.0,
+        "do_not_disturb": -0.4,
     }
+    share = truth["segment"].value_counts(normalize=True)
+    assert share["do_not_disturb"] < 0.1  # a small segment
+    assert (share[["persuadable", "sure_thing", "lost_cause"]] > 0.08).all()
+
+
+def test_campaigns_follow_the_monthly_refresh(tables: dict[str, pd.DataFrame]) -> None:
+    """Quarterly, in the first week of March, June, September and December, 09:00-10:00."""
+    ts = tables["campaigns"]["ts"]
+    assert set(ts.dt.month) == {3, 6, 9, 12}
+    assert ts.dt.day.max() <= 7
+    assert set(ts.dt.hour) == {9}
 
 
 def test_overall_rates_are_plausible(tables: dict[str, pd.DataFrame], buyers: pd.DataFrame) -> None:
@@ -268,15 +285,37 @@ def test_activity_fades_before_latent_churn(tables: dict[str, pd.DataFrame], buy
     assert churner_trend < 0.9 < stayer_trend
 
 
-def test_treatment_lowers_churn_of_persuadables() -> None:
-    # 12k customers (under a second) give ~800 targeted persuadables per arm: a clear gap.
+def _label_churn(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Campaign rows with a complete 90-day window, their segment and the no-purchase label."""
+    rows = tables["campaigns"].merge(tables["campaign_truth"], on=["customer_id", "campaign_id"])
+    rows = rows[rows["ts"] + 90 * DAYS <= END].reset_index(drop=True)
+    buys = tables["transactions"].query("amount > 0")[["customer_id", "ts"]]
+    pairs = rows[["customer_id", "ts"]].reset_index().merge(buys, on="customer_id", suffixes=("", "_buy"))
+    inside = (pairs["ts_buy"] >= pairs["ts"]) & (pairs["ts_buy"] < pairs["ts"] + 90 * DAYS)
+    return rows.assign(churn=~rows.index.isin(pairs.loc[inside, "index"]))
+
+
+def test_treatment_effect_depends_on_the_segment() -> None:
+    # 12k customers (under a second) give ~500 targeted persuadables per arm: clear gaps.
     tables = generate_tables(12_000, seed=5)
-    rows = tables["campaigns"].merge(tables["truth"], on="customer_id")
-    rows = rows[(rows["segment"] == "persuadable") & (rows["ts"] + 56 * DAYS < END)]
-    window = (rows["churned_at"] > rows["ts"]) & (rows["churned_at"] <= rows["ts"] + 56 * DAYS)
-    rate = window.groupby(rows["treated"]).mean()
-    assert rows["treated"].value_counts().min() > 500
-    assert rate[True] < 0.75 * rate[False]
+    rows = _label_churn(tables)
+    rate = rows.groupby(["segment", "treated"])["churn"].mean().unstack()
+    assert rows.groupby(["segment", "treated"]).size().min() > 100
+    # A contact wins persuadables back: their 90-day no-purchase rate falls by more than half.
+    assert rate.loc["persuadable", True] < 0.5 * rate.loc["persuadable", False]
+    # It drives recent complainers away and does nothing for lost causes and sure things.
+    assert rate.loc["do_not_disturb", True] > rate.loc["do_not_disturb", False] + 0.1
+    for segment in ("lost_cause", "sure_thing"):
+        assert abs(rate.loc[segment, True] - rate.loc[segment, False]) < 0.06
+    # Lost causes are the riskiest, sure things the safest: churn ranking alone picks the wrong rows.
+    control = rate[False]
+    assert control.idxmax() == "lost_cause" and control.idxmin() == "sure_thing"
+    # Latent churn too: won-back customers do not churn for 8 weeks.
+    won = rows.merge(tables["truth"][["customer_id", "churned_at"]], on="customer_id")
+    won = won[(won["segment"] == "persuadable") & (won["ts"] + 56 * DAYS < END)]
+    window = (won["churned_at"] > won["ts"]) & (won["churned_at"] <= won["ts"] + 56 * DAYS)
+    latent = window.groupby(won["treated"]).mean()
+    assert latent[True] < 0.75 * latent[False]
 
 
 def test_short_span_keeps_the_invariants() -> None:

@@ -6,10 +6,11 @@
 - the campaign frame on hand-made tables (point in time, outcome window, complete windows only);
 - end to end on 12,000 generated customers through validate and the feature build.
 
-On generated data the campaign moves the 90-day no-purchase outcome by about one point, too little
-for the learners to recover the segments at this size (their held-out Qini is about 0 and they keep
-less true value than churn ranking), so the end-to-end test asserts what is robust there: the
-ranking by the generator's true uplift keeps more true value than churn ranking at every budget.
+On generated data the contact's effect depends on the customer's state (features.synthetic):
+persuadables are won back, lost causes and sure things do not respond, recent complainers leave.
+There the learned uplift x value ranking keeps more true value than churn probability x value at
+every budget on the held-out campaigns (measured at 1.2-4.5x on this seed; asserted with a margin
+of 1.1x), and the fitted model round-trips through the MLflow registry.
 """
 
 from __future__ import annotations
@@ -26,14 +27,18 @@ from features.build import read_manifest
 from training.uplift import (
     KEYS,
     TLearner,
+    UpliftReport,
     XLearner,
     campaign_frame,
     evaluate_uplift_on_tables,
     load_features,
+    load_uplift,
     observed_uplift,
     qini_coefficient,
     qini_curve,
     split_by_campaign,
+    true_effect,
+    true_gain,
     uplift_at_k,
     value_at_budget,
 )
@@ -278,7 +283,9 @@ def test_campaign_frame_on_generated_data(generated: tuple[Path, Path, dict[str,
     features = load_features(features_dir, campaigns["customer_id"].unique().tolist())
     frame = campaign_frame(campaigns, transactions, features, manifest.end)
     complete = campaigns[campaigns["ts"] + pd.Timedelta(days=90) <= manifest.end]
-    assert len(frame) > 0.99 * len(complete)  # dropped only: customers with no snapshot yet
+    # Dropped only: rows before the first snapshot (the first campaign) and customers with none yet.
+    after_first = complete[complete["ts"] >= manifest.snapshots[0]]
+    assert len(complete) > len(after_first) and len(frame) > 0.99 * len(after_first)
     assert (frame["ts"] + pd.Timedelta(days=90) <= manifest.end).all()
     # Point in time: the newest snapshot at or before the campaign.
     grid = pd.DatetimeIndex(manifest.snapshots)
@@ -294,11 +301,26 @@ def test_campaign_frame_on_generated_data(generated: tuple[Path, Path, dict[str,
     np.testing.assert_array_equal(frame["churn"].to_numpy(), expected)
 
 
-def test_uplift_evaluation_on_generated_data(generated: tuple[Path, Path, dict[str, pd.DataFrame]]) -> None:
+def test_true_effect_and_gain_follow_the_generator() -> None:
+    """r x q for a win-back response, r x (1 - q) for a driven-away one; gain only on control rows."""
+    np.testing.assert_allclose(true_effect([0.6, 0.0, -0.4], [0.5, 0.9, 0.25]), [0.3, 0.0, -0.3])
+    gain = true_gain(
+        [0.6, 0.6, -0.4, -0.4], [1, 1, 0, 1], [10.0, 10.0, 10.0, 10.0], [True, False, False, True]
+    )
+    np.testing.assert_allclose(gain, [0.0, 0.6 * 10 / 0.5, -0.4 * 10 / 0.5, 0.0])
+    with pytest.raises(ValueError, match="control"):
+        true_gain([0.1], [1], [1.0], [True])
+
+
+@pytest.fixture(scope="module")
+def report(generated: tuple[Path, Path, dict[str, pd.DataFrame]]) -> UpliftReport:
     clean, features_dir, tables = generated
-    report = evaluate_uplift_on_tables(clean, features_dir, tables["truth"])
-    assert report.test_campaigns == ["retention-2024-06-30", "retention-2024-09-29"]
-    assert len(report.train_campaigns) == 5
+    return evaluate_uplift_on_tables(clean, features_dir, tables["campaign_truth"])
+
+
+def test_uplift_evaluation_on_generated_data(report: UpliftReport) -> None:
+    assert report.test_campaigns == ["retention-2024-06-02", "retention-2024-09-01"]
+    assert len(report.train_campaigns) == 4  # the first (2023-03-05) is before the first snapshot
     assert report.n_test == len(report.scores) > 2000
     assert report.churn_auc > 0.7  # the churn ranking is a real baseline, not a straw man
     ranks = report.rankings.set_index("ranking")
@@ -306,10 +328,47 @@ def test_uplift_evaluation_on_generated_data(generated: tuple[Path, Path, dict[s
     assert list(ranks.columns) == ["qini", "uplift_at_10", "uplift_at_20", "uplift_at_30"]
     assert np.isfinite(ranks.to_numpy()).all()
     assert ranks.loc["random", "qini"] == 0.0
+    assert ranks.loc["true_uplift", "qini"] > ranks.loc["churn_probability", "qini"]
     true = report.value.pivot(index="budget", columns="ranking", values="true_value")
-    # At budgets of 10%, 20% and 30% of the held-out campaign rows, ranking by the generator's true
-    # uplift (x the churn probability x value) keeps more true value than ranking by churn
-    # probability x value, which keeps more than random.
+    # At budgets of 10%, 20% and 30% of the held-out campaign rows, ranking by the learned uplift x
+    # value keeps more true value than churn probability x value, which keeps more than random; the
+    # generator's own response (at mu0's risk) keeps the most.
     for budget in (0.1, 0.2, 0.3):
-        assert true["true_uplift"][budget] > 1.1 * true["churn_probability"][budget]
+        assert true["x_learner"][budget] > 1.1 * true["churn_probability"][budget]
+        assert true["t_learner"][budget] > 1.1 * true["churn_probability"][budget]
+        assert true["true_uplift"][budget] > 1.3 * max(true["x_learner"][budget], true["t_learner"][budget])
         assert true["churn_probability"][budget] > true["random"][budget]
+
+
+def test_the_learner_is_chosen_and_scores_feature_frames(
+    generated: tuple[Path, Path, dict[str, pd.DataFrame]], report: UpliftReport
+) -> None:
+    assert report.model.name == "x_learner"
+    test = report.scores
+    clean, features_dir, _ = generated
+    with pytest.raises(ValueError, match="unknown uplift learner"):
+        evaluate_uplift_on_tables(clean, features_dir, learner="s_learner")
+    features = load_features(features_dir, test["customer_id"].head(50).tolist())
+    uplift = report.model.predict(features)
+    assert uplift.shape == (len(features),) and np.isfinite(uplift).all()
+    assert np.ptp(uplift) > 0.01  # not a constant
+
+
+def test_uplift_model_round_trips_through_the_registry(tmp_path: Path, report: UpliftReport) -> None:
+    from features.config import load_settings
+    from training.registry import tracked_run
+    from training.uplift_model import log_uplift
+
+    settings = load_settings(make_config(tmp_path))
+    assert load_uplift(settings) is None  # nothing registered yet
+    with tracked_run(settings, "uplift"):
+        first = log_uplift(report, {"task": "uplift"})
+    with tracked_run(settings, "uplift"):
+        second = log_uplift(report, {"task": "uplift"})
+    assert (first.version, first.champion, second.version, second.champion) == ("1", True, "2", False)
+    loaded = load_uplift(settings)
+    assert loaded is not None
+    frame = pd.DataFrame(
+        np.zeros((3, len(report.model.inputs.features))), columns=report.model.inputs.features
+    )
+    np.testing.assert_allclose(loaded.predict(frame), report.model.predict(frame))
