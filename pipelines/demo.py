@@ -27,9 +27,9 @@ def run_demo(settings: Settings, config: Path, customers: int, seed: int) -> Non
         lambda: generate_tables(customers, seed, DEMO_START, DEMO_END),
     )
     write_tables(tables, settings.paths.data)
-    run_pipeline(settings, pd.Timestamp(DEMO_END, tz="UTC"), top=100)
-    at_risk = pd.read_csv(settings.paths.outputs_dir / "at_risk.csv")
-    ids = [*at_risk["customer_id"].head(2).tolist(), "NO_SUCH_CUSTOMER"]
+    run_pipeline(settings, pd.Timestamp(DEMO_END, tz="UTC"), capacity=100)
+    listed = pd.read_csv(settings.paths.outputs_dir / "targets.csv", dtype={"customer_id": str})
+    ids = [*listed["customer_id"].head(2).tolist(), "NO_SUCH_CUSTOMER"]
     answer = _call_service(settings, config, ids)
     console.print_json(json.dumps(answer))
     _where(settings)
@@ -62,8 +62,9 @@ def _where(settings: Settings) -> None:
     p = settings.paths
     workdir = p.workdir
     console.print("\n[bold]Where things are[/]")
-    console.print(f"  at-risk list    {p.outputs_dir / 'at_risk.csv'}")
+    console.print(f"  target list     {p.outputs_dir / 'targets.csv'} (.xlsx, summary JSON beside it)")
     console.print(f"  all scores      {p.outputs_dir / 'scores.csv'}")
+    console.print(f"  report (HTML)   {p.outputs_dir / 'report.html'}")
     db = workdir / "mlflow.db"
     console.print(f"  MLflow database {db}")
     console.print(f"  MLflow UI       .venv/bin/mlflow ui --backend-store-uri sqlite:///{db}")
