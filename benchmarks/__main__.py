@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from benchmarks import features, generate, training
+from benchmarks import features, generate, serving, targets, training
 
-BENCHMARKS = {"generate": generate.main, "features": features.main, "training": training.main}
+BENCHMARKS = {
+    "generate": generate.main,
+    "features": features.main,
+    "training": training.main,
+    "targets": targets.main,
+    "serving": serving.main,
+}
 
 
 def main() -> None:

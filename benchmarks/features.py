@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -18,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from benchmarks.child import run_child
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "features.json"
@@ -143,14 +144,7 @@ def child(part: str, folder: Path) -> None:
 
 
 def measure(part: str, folder: Path, timeout_s: float) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "benchmarks.features", "--child", part, "--folder", str(folder)]
-    try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, cwd=REPO)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {timeout_s:.0f} s"}
-    if done.returncode != 0:
-        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr else f"exit {done.returncode}"}
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    return run_child("benchmarks.features", ["--child", part, "--folder", str(folder)], timeout_s)
 
 
 def report(result: dict[str, Any]) -> str:

@@ -13,12 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from benchmarks.child import run_child
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "training.json"
@@ -71,15 +71,7 @@ def child(task: str, folder: Path) -> None:
 
 
 def measure(task: str, folder: Path, timeout_s: float) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "benchmarks.training", "--child", task, "--folder", str(folder)]
-    try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, cwd=REPO)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {timeout_s:.0f} s"}
-    if done.returncode != 0:
-        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"}
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+    return run_child("benchmarks.training", ["--child", task, "--folder", str(folder)], timeout_s)
 
 
 def main(argv: list[str] | None = None) -> None:
