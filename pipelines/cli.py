@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import pandas as pd
 import typer
@@ -397,6 +397,29 @@ def rollback(task: Annotated[str, typer.Argument(help="churn or stage")]) -> Non
 
 
 @app.command()
+def uplift(
+    learner: Annotated[str, typer.Option(help="x_learner or t_learner.")] = "x_learner",
+    test_campaigns: Annotated[int, typer.Option(min=1, help="Newest campaigns held out to evaluate.")] = 1,
+) -> None:
+    """Fit an uplift model on the randomised campaigns, evaluate it on the newest, register it.
+
+    Needs a campaigns table with a control group, validated and with features built. Reports Qini,
+    uplift at k and the value saved at a budget against churn-probability ranking, logs an MLflow
+    run and registers the model as `uplift` (champion on its first version).
+
+    Example: journey uplift --learner x_learner --test-campaigns 1
+    """
+    from pipelines.uplift_cmd import print_report, run_uplift
+
+    with friendly_errors():
+        report, registered = step(
+            f"fitting and evaluating the {learner} uplift model",
+            lambda: run_uplift(state.settings, learner, test_campaigns),
+        )
+        print_report(console, report, registered)
+
+
+@app.command()
 def score() -> None:
     """Score every active customer with the champion models; write outputs/scores.csv.
 
@@ -412,24 +435,82 @@ def score() -> None:
 
 @app.command()
 def targets(
-    top: Annotated[int, typer.Option(min=1, help="How many customers to list.")] = 100,
+    budget: Annotated[
+        float | None, typer.Option(help="Total contact cost allowed (sum of the actions' costs).")
+    ] = None,
+    capacity: Annotated[int | None, typer.Option(help="Most customers to contact.")] = None,
+    stage: Annotated[
+        list[str] | None, typer.Option(help="Only customers in this stage (repeatable).")
+    ] = None,
+    tier: Annotated[list[str] | None, typer.Option(help="Only this risk tier: high, medium, low.")] = None,
+    where: Annotated[
+        list[str] | None,
+        typer.Option(help="Only customers with column=value, any demographic or feature (repeatable)."),
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: the outputs folder).")] = None,
+    rank_by: Annotated[
+        str, typer.Option("--rank-by", help="value (churn x value) or uplift (needs `journey uplift`).")
+    ] = "value",
 ) -> None:
-    """Rank active customers by churn probability x value; write outputs/at_risk.csv with reasons.
+    """Rank active customers by expected value saved; write targets.csv/.xlsx and a summary JSON.
 
-    Example: journey targets --top 500
+    Expected value saved = churn probability x customer value over the window x the action's
+    success rate - its contact cost (configs/actions.yaml). The list holds the best customers with
+    a positive saving within --budget and/or --capacity (without either: the configured default
+    capacity), with three reasons and the action each. The summary adds the cost-aware churn
+    threshold measured on the champion's out-of-time test rows.
+
+    With --rank-by uplift the ranking is uplift x value - cost instead: who a contact actually
+    changes (a model from `journey uplift`, fitted on campaigns with a control group).
+
+    Example: journey targets --budget 500 --stage retention --where region=north --tier high
     """
-    from pipelines.batch import at_risk
+    from pipelines.targeting import Filters, parse_where
+    from pipelines.targets import Request, build_targets
 
     with friendly_errors():
-        table, path = step(f"ranking the top {top} at-risk customers", lambda: at_risk(state.settings, top))
-        total = table["expected_value_at_risk"].sum()
-        console.print(f"  {len(table)} customers, expected value at risk {total:,.0f} -> {path}")
+        filters = Filters(tuple(stage or ()), tuple(tier or ()), parse_where(where or []))
+        if rank_by not in ("value", "uplift"):
+            raise ValueError(f"--rank-by must be 'value' or 'uplift', got {rank_by!r}")
+        request = Request(budget, capacity, filters, "uplift" if rank_by == "uplift" else "value")
+        result = step(
+            "ranking customers by expected value saved", lambda: build_targets(state.settings, request, out)
+        )
+        _print_targets(result.summary, result.paths)
 
 
-def run_pipeline(settings: Settings, as_of: pd.Timestamp | None, top: int) -> None:
+def _print_targets(summary: dict[str, Any], paths: list[Path]) -> None:
+    """What the list is expected to save, and the cost-aware threshold beside it."""
+    s = summary
+    console.print(
+        f"  {s['customers_scored']:,} active customers scored ({s['customers_eligible']:,} pass the filters;"
+        f" value: {s['value_method']}); {s['selected']:,} selected"
+    )
+    console.print(
+        f"  contact cost {s['total_cost']:,.2f}, expected value saved {s['expected_value_saved']:,.2f},"
+        f" net {s['net_expected_value_saved']:,.2f}"
+    )
+    for key in ("by_stage", "by_tier"):
+        parts = ", ".join(f"{k} {v['customers']} (net {v['net']:,.0f})" for k, v in s[key].items())
+        console.print(f"  {key.replace('_', ' ')}: {parts or 'none'}")
+    t = s["cost_aware_threshold"]
+    if "skipped" in t:
+        console.print(f"  cost-aware threshold: skipped ({t['skipped']})")
+    else:
+        cut = "contact nobody" if t["threshold"] is None else f"churn probability >= {t['threshold']:.3f}"
+        console.print(
+            f"  cost-aware threshold: {cut}; on {t['rows']:,} out-of-time test rows it saves "
+            f"{t['saving_vs_nobody']:,.0f} vs contacting nobody and {t['saving_vs_everyone']:,.0f} vs"
+            f" everyone; {t['customers_above_now']:,} customers are above it now"
+        )
+    console.print("  -> " + ", ".join(str(p) for p in paths))
+
+
+def run_pipeline(settings: Settings, as_of: pd.Timestamp | None, capacity: int) -> None:
     """validate -> features -> Feast -> train both -> score -> targets."""
-    from pipelines.batch import at_risk, score_all
+    from pipelines.batch import score_all
     from pipelines.steps import build, clean_dir, materialize, validate_data
+    from pipelines.targets import Request, build_targets
     from training.train import train_task
 
     report = step("validating input tables", lambda: validate_data(settings, as_of))
@@ -443,17 +524,47 @@ def run_pipeline(settings: Settings, as_of: pd.Timestamp | None, top: int) -> No
         console.print(f"  {result.registered.name} v{result.registered.version}, {result.grade.sentence}")
         console.print(_metrics_table(task, result.metrics))
     step("batch scoring", lambda: score_all(settings))
-    step(f"ranking the top {top} at-risk customers", lambda: at_risk(settings, top))
+    listed = step(
+        f"ranking the best {capacity} customers by expected value saved",
+        lambda: build_targets(settings, Request(capacity=capacity)),
+    )
+    _print_targets(listed.summary, listed.paths)
+    from pipelines.report import write_report
+
+    page = step("writing the report", lambda: write_report(settings, None))
+    console.print(f"  report -> {page}")
 
 
 @app.command()
-def run(top: int = 100) -> None:
+def run(
+    capacity: Annotated[int, typer.Option(min=1, help="Customers in the target list.")] = 100,
+) -> None:
     """Run the whole pipeline on the configured data folder.
 
-    Example: journey generate --customers 5000 && journey run
+    Example: journey generate --customers 5000 && journey run --capacity 200
     """
     with friendly_errors():
-        run_pipeline(state.settings, pd.Timestamp.now(tz="UTC"), top)
+        run_pipeline(state.settings, pd.Timestamp.now(tz="UTC"), capacity)
+
+
+@app.command()
+def report(
+    out: Annotated[
+        Path | None, typer.Option(help="HTML file to write (default: <outputs_dir>/report.html).")
+    ] = None,
+) -> None:
+    """Write the marketers' report: one self-contained HTML file that opens with no network.
+
+    Risk now, predicted vs actual churn and lift out of time, stage flow, reasons, the head of the
+    newest target list, model versions and data as-of.
+
+    Example: journey targets && journey report --out outputs/report.html
+    """
+    from pipelines.report import write_report
+
+    with friendly_errors():
+        path = step("writing the report", lambda: write_report(state.settings, out))
+        console.print(f"  {path.stat().st_size / 1e6:.1f} MB -> {path}")
 
 
 @app.command()

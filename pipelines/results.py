@@ -18,6 +18,7 @@ from features.io import write_tables
 from features.synthetic import generate_tables
 from pipelines.sources import validate_source
 from pipelines.steps import build, clean_dir, effective, materialize, validate_data
+from pipelines.targets import value_evaluation
 from training.evaluate import SingleClassError
 from training.snapshot import is_snapshot_source, train_snapshot
 from training.train import train_task
@@ -54,6 +55,12 @@ def run_dataset(name: str, folder: Path, customers: int) -> dict[str, Any]:
             out[task] = {"metrics": result.metrics, "rows": result.rows, "grade": result.grade.letter}
         except SingleClassError as err:
             out[task] = {"skipped": str(err)}
+    if "metrics" in out["churn"]:
+        out["value"] = value_evaluation(settings)  # docs/targeting.md: which customer value to rank by
+    if name == "synthetic":  # uplift needs the generator's randomised campaigns (docs/uplift.md)
+        from pipelines.uplift_cmd import evaluate, uplift_section
+
+        out["uplift"] = uplift_section(evaluate(settings), customers)
     return out
 
 
@@ -174,7 +181,32 @@ def render(results: dict[str, dict[str, Any]], customers: int, command: str) -> 
         "explained in [models.md](models.md); every baseline is scored on the same test rows.\n",
     ]
     lines += _churn_lines(results) + _stage_lines(results) + _snapshot_lines(results) + _targets(results)
+    lines += _value_lines(results)
+    lines += [line for r in results.values() for line in r.get("uplift", [])]
     return "\n".join(lines) + "\n"
+
+
+def _value_lines(results: dict[str, dict[str, Any]]) -> list[str]:
+    """Customer value over the window, out of time: predicted at each test cutoff vs actual spend after."""
+    rows = {name: r["value"] for name, r in results.items() if "value" in r}
+    if not rows:
+        return []
+    out = [
+        "\n## Customer value over the next 90 days (targeting; see [targeting.md](targeting.md))\n",
+        "Churn test rows (active buyers at the test cutoffs); actual = net spend in [cutoff, cutoff + 90 d)",
+        "from the clean transactions. BG/NBD x Gamma-Gamma is fitted on each cutoff's own rows.\n",
+        "| dataset | method | Spearman | MAE | top-decile capture of future spend | predicted / actual total"
+        " | rows |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    names = {"run_rate": "run rate (spend_365d x 90/365)", "bgnbd": "BG/NBD x Gamma-Gamma"}
+    for name, methods in rows.items():
+        for method, m in methods.items():
+            out.append(
+                f"| {name} | {names[method]} | {m['spearman']:.3f} | {m['mae']:,.1f}"
+                f" | {m['top_decile_capture']:.1%} | {m['total_ratio']:.2f} | {m['rows']:,.0f} |"
+            )
+    return out
 
 
 def _snapshot_lines(results: dict[str, dict[str, Any]]) -> list[str]:

@@ -246,7 +246,7 @@ def train_task(clean_dir: Path, settings: Settings, task: Task, tune_trials: int
             grade = stage_grade(result.metrics)
         importance = global_importance(booster, xy["test"][0], inputs.features)
         tags = _lineage(clean_dir, settings, task, frame, split) | {"grade": grade.letter}
-        tags["fit_rows"] = fit_rows(len(xy["train"][1]), settings.training)
+        tags["fit_rows"] = str(fit_rows(len(xy["train"][1]), settings.training))
         rows = {k: len(p) for k, p in parts.items()}
         artifacts = Artifacts(
             figures={**result.figures, "importance.png": plots.importance_figure(importance)},

@@ -22,6 +22,8 @@ COMMANDS = [
     ["train"],
     ["score"],
     ["targets"],
+    ["uplift"],
+    ["report"],
     ["run"],
     ["serve"],
     ["demo"],
@@ -78,14 +80,14 @@ def test_score_and_targets_write_ranked_outputs(trained):
     assert scored.exit_code == 0, scored.output
     scores = pd.read_csv(trained.settings.paths.outputs_dir / "scores.csv")
     assert scores["current_stage"].isin(["purchase", "retention", "advocacy"]).all()
-    listed = runner.invoke(app, ["-c", config, "targets", "--top", "25"])
+    listed = runner.invoke(app, ["-c", config, "targets", "--capacity", "25"])
     assert listed.exit_code == 0, listed.output
-    table = pd.read_csv(trained.settings.paths.outputs_dir / "at_risk.csv")
+    table = pd.read_csv(trained.settings.paths.outputs_dir / "targets.csv")
     assert len(table) == 25
     assert table["rank"].tolist() == list(range(1, 26))
-    assert table["expected_value_at_risk"].is_monotonic_decreasing
+    assert table["expected_value_saved"].is_monotonic_decreasing
     assert {"current_stage", "next_stage", "reason_1", "recommended_action"} <= set(table.columns)
-    assert table["expected_value_at_risk"].iloc[0] >= scores["expected_value_at_risk"].max() - 0.01
+    assert set(table["customer_id"].astype(str)) <= set(scores["customer_id"].astype(str))
 
 
 def test_feature_catalog_doc_is_generated_and_current(tmp_path: Path):
