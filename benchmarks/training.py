@@ -25,10 +25,15 @@ RESULTS = REPO / "benchmarks" / "results" / "training.json"
 TASKS = ("churn", "stage")
 
 
-def settings_for(folder: Path) -> Any:
-    from features.config import load_settings
+def settings_for(folder: Path, full: bool = False) -> Any:
+    """The default config in `folder`; `full` turns the large-data schedule off (every row, base rates)."""
+    from features.config import LargeData, load_settings
 
-    return load_settings(REPO / "configs" / "journey.yaml").with_paths(workdir=folder / "work")
+    settings = load_settings(REPO / "configs" / "journey.yaml").with_paths(workdir=folder / "work")
+    if full:
+        training = settings.training.model_copy(update={"large_data": LargeData(rows=10**12)})
+        settings = settings.model_copy(update={"training": training})
+    return settings
 
 
 def prepare(folder: Path, customers: int, seed: int) -> dict[str, Any]:
@@ -50,12 +55,12 @@ def prepare(folder: Path, customers: int, seed: int) -> dict[str, Any]:
     }
 
 
-def child(task: str, folder: Path) -> None:
+def child(task: str, folder: Path, full: bool) -> None:
     """Train one task and print its rows, phases, wall time and peak memory as JSON."""
     from pipelines.steps import clean_dir
     from training.train import train_task
 
-    settings = settings_for(folder)
+    settings = settings_for(folder, full)
     start = time.perf_counter()
     result = train_task(clean_dir(settings), settings, task)  # type: ignore[arg-type]
     out = {
@@ -66,12 +71,14 @@ def child(task: str, folder: Path) -> None:
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "headline": {k: result.metrics[k] for k in ("roc_auc", "macro_f1") if k in result.metrics},
         "grade": result.grade.letter,
+        "schedule": "full (every row, base parameters)" if full else "default (large_data)",
     }
     print(json.dumps(out))
 
 
-def measure(task: str, folder: Path, timeout_s: float) -> dict[str, Any]:
-    return run_child("benchmarks.training", ["--child", task, "--folder", str(folder)], timeout_s)
+def measure(task: str, folder: Path, timeout_s: float, full: bool = False) -> dict[str, Any]:
+    args = ["--child", task, "--folder", str(folder), *(["--full"] if full else [])]
+    return run_child("benchmarks.training", args, timeout_s)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -79,11 +86,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per training")
+    parser.add_argument(
+        "--compare-full",
+        action="store_true",
+        help="also train each task without the large-data schedule (every row), for its quality and time",
+    )
+    parser.add_argument("--full", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--child", choices=TASKS, help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        child(args.child, args.folder)
+        child(args.child, args.folder, args.full)
         return
     with tempfile.TemporaryDirectory(prefix="journey-bench-training-") as tmp:
         folder = Path(tmp)
@@ -92,6 +105,9 @@ def main(argv: list[str] | None = None) -> None:
         for task in TASKS:
             print(f"training {task} ...", flush=True)
             report[task] = measure(task, folder, args.timeout)
+            if args.compare_full:
+                print(f"training {task} on every row (no large-data schedule) ...", flush=True)
+                report[f"{task} (full)"] = measure(task, folder, args.timeout, full=True)
     print(render(report))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2))
@@ -100,19 +116,20 @@ def main(argv: list[str] | None = None) -> None:
 def render(report: dict[str, Any]) -> str:
     lines = [
         f"data: {report['data']}",
-        "| task | train / valid / test rows | wall | peak memory | phases | boosting rounds |",
-        "|---|---|---|---|---|---|",
+        "| task | train / valid / test rows | wall | peak memory | phases | boosting rounds | test metric |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for task in TASKS:
+    for task in [k for k in report if k != "data"]:
         r = report[task]
         if "error" in r:
-            lines.append(f"| {task} | error: {r['error']} | | | | |")
+            lines.append(f"| {task} | error: {r['error']} | | | | | |")
             continue
         rows = " / ".join(f"{r['rows'][k]:,}" for k in ("train", "valid", "test"))
         phases = ", ".join(f"{k} {v:.1f} s" for k, v in r["phases_s"].items())
+        metric = ", ".join(f"{k} {v:.4f}" for k, v in r["headline"].items())
         lines.append(
             f"| {task} | {rows} | {r['wall_s']:.1f} s | {r['peak_mb'] / 1024:.2f} GB | {phases}"
-            f" | {r['best_iteration']} |"
+            f" | {r['best_iteration']} | {metric} |"
         )
     return "\n".join(lines)
 
