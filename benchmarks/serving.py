@@ -38,7 +38,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,8 @@ from typing import Any
 import httpx
 import numpy as np
 import psutil
+
+from pipelines.service_process import process_tree, tree_rss_mb
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "serving.json"
@@ -192,31 +194,15 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         child.kill()
 
 
-def tree(pid: int) -> list[psutil.Process]:
-    try:
-        parent = psutil.Process(pid)
-        return [parent, *parent.children(recursive=True)]
-    except psutil.Error:
-        return []
-
-
 def tree_cpu_s(pid: int) -> float:
     total = 0.0
-    for p in tree(pid):
+    for p in process_tree(pid):
         try:
             t = p.cpu_times()
             total += t.user + t.system
         except psutil.Error:
             pass
     return total
-
-
-def tree_rss_mb(pid: int) -> float:
-    total = 0
-    for p in tree(pid):
-        with suppress(psutil.Error):
-            total += p.memory_info().rss
-    return total / 2**20
 
 
 @dataclass
@@ -246,7 +232,7 @@ def ours(config: Path, folder: Path, ready_timeout: float) -> Iterator[Server]:
             os.environ["JOURNEY_API_KEY"] = saved
     try:
         ready = _wait(proc, f"{url}/readyz", ready_timeout, log_file)
-        yield Server("journey", url, proc, ready, len(tree(proc.pid)))
+        yield Server("journey", url, proc, ready, len(process_tree(proc.pid)))
     finally:
         _stop(proc)
 
@@ -283,7 +269,7 @@ def mlflow_server(config: Path, folder: Path, ready_timeout: float) -> Iterator[
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=out, cwd=folder)
     try:
         ready = _wait(proc, f"{url}/ping", ready_timeout, log_file)
-        yield Server("mlflow", url, proc, ready, len(tree(proc.pid)))
+        yield Server("mlflow", url, proc, ready, len(process_tree(proc.pid)))
     finally:
         _stop(proc)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 from features.config import Settings
 
@@ -85,3 +86,23 @@ def score(url: str, ids: list[str], explain: int = 3) -> dict[str, Any]:
     response = httpx.post(f"{url}/score", json={"customer_ids": ids, "explain": explain}, timeout=30)
     response.raise_for_status()
     return dict(response.json())
+
+
+def process_tree(pid: int) -> list[psutil.Process]:
+    """A process (e.g. `bentoml serve`) and all its descendants (its workers); [] once it is gone."""
+    try:
+        parent = psutil.Process(pid)
+        return [parent, *parent.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of the whole process tree, in MiB."""
+    total = 0
+    for proc in process_tree(pid):
+        try:
+            total += proc.memory_info().rss
+        except psutil.Error:
+            continue
+    return total / 2**20

@@ -7,7 +7,6 @@ and the memory of the server's process tree must stay flat once warmed up.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import math
 import os
@@ -20,11 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import psutil
 import pytest
 
 from pipelines import service_process
 from pipelines.batch import active, newest_features
+from pipelines.service_process import process_tree, tree_rss_mb
 from serving.schemas import MAX_IDS
 
 DURATION_S = 60.0
@@ -160,23 +159,6 @@ def _plain(value: Any) -> Any:
     return None if isinstance(value, float) and value != value else value
 
 
-def tree(pid: int) -> list[psutil.Process]:
-    """The `bentoml serve` process and all its descendants (the workers)."""
-    try:
-        parent = psutil.Process(pid)
-        return [parent, *parent.children(recursive=True)]
-    except psutil.Error:
-        return []
-
-
-def tree_rss_mb(pid: int) -> float:
-    total = 0
-    for proc in tree(pid):
-        with contextlib.suppress(psutil.Error):
-            total += proc.memory_info().rss
-    return total / 2**20
-
-
 async def _one(client: httpx.AsyncClient, request: Request, tally: Tally) -> None:
     tally.sent[request.kind] += 1
     headers = {"content-type": "application/json"} if request.body is not None else {}
@@ -287,7 +269,7 @@ def test_soak_mixed_traffic_no_5xx_and_flat_memory(open_server, trained):
     print(f"by kind: {dict(sorted(tally.sent.items()))}")
     print(f"status classes: {dict(sorted(by_class.items()))}; transport errors: {dict(tally.transport)}")
     print(f"valid requests: p50 {latency[49]:.0f} ms, p99 {latency[98]:.0f} ms")
-    print(f"server processes: {len(tree(proc.pid))}; RSS samples (s, MiB): {samples}")
+    print(f"server processes: {len(process_tree(proc.pid))}; RSS samples (s, MiB): {samples}")
     print(f"RSS median {warm:.1f} MiB in {WARM_WINDOW_S} s, {last:.1f} MiB in the last {LAST_WINDOW_S:.0f} s")
     assert proc.poll() is None, "the server died during the soak"
     assert httpx.get(f"{url}/readyz", timeout=10).status_code == 200
