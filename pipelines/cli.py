@@ -69,10 +69,24 @@ def main(
         warnings.filterwarnings("ignore", category=DeprecationWarning)
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", module="mlflow.store")
+        warnings.showwarning = _quiet_deprecations(warnings.showwarning)  # some imports reset filters
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+
+
+def _quiet_deprecations(show: Callable[..., None]) -> Callable[..., None]:
+    """A showwarning that drops deprecation warnings even after a library resets the filters."""
+    if getattr(show, "journey_quiet", False):
+        return show
+
+    def quiet(message: Warning | str, category: type[Warning], *args: object, **kwargs: object) -> None:
+        if not issubclass(category, DeprecationWarning | PendingDeprecationWarning | FutureWarning):
+            show(message, category, *args, **kwargs)
+
+    quiet.journey_quiet = True  # type: ignore[attr-defined]
+    return quiet
 
 
 @contextmanager

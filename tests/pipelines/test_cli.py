@@ -111,3 +111,14 @@ def test_committed_openapi_document_is_current(tmp_path):
     assert (
         '"/score_features"' in committed and '"additionalProperties": false' in committed
     )  # unknown fields: 400
+
+
+def test_deprecations_stay_quiet_even_after_a_library_resets_the_filters():
+    from pipelines.cli import _quiet_deprecations
+
+    shown: list[type[Warning]] = []
+    quiet = _quiet_deprecations(lambda message, category, *args, **kwargs: shown.append(category))
+    for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning, UserWarning):
+        quiet("x", category, "file.py", 1)
+    assert shown == [UserWarning]
+    assert _quiet_deprecations(quiet) is quiet  # installing it twice does not stack
