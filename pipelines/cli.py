@@ -463,6 +463,9 @@ def targets(
         list[str] | None,
         typer.Option(help="Only customers with column=value, any demographic or feature (repeatable)."),
     ] = None,
+    min_probability: Annotated[
+        float, typer.Option(help="Only customers with at least this churn probability (0-1).")
+    ] = 0.0,
     out: Annotated[Path | None, typer.Option(help="Output folder (default: the outputs folder).")] = None,
     rank_by: Annotated[
         str, typer.Option("--rank-by", help="value (churn x value) or uplift (needs `journey uplift`).")
@@ -479,13 +482,13 @@ def targets(
     With --rank-by uplift the ranking is uplift x value - cost instead: who a contact actually
     changes (a model from `journey uplift`, fitted on campaigns with a control group).
 
-    Example: journey targets --budget 500 --stage retention --where region=north --tier high
+    Example: journey targets --budget 500 --stage retention --where region=north --min-probability 0.3
     """
     from pipelines.targeting import Filters, parse_where
     from pipelines.targets import Request, build_targets
 
     with friendly_errors():
-        filters = Filters(tuple(stage or ()), tuple(tier or ()), parse_where(where or []))
+        filters = Filters(tuple(stage or ()), tuple(tier or ()), parse_where(where or []), min_probability)
         if rank_by not in ("value", "uplift"):
             raise ValueError(f"--rank-by must be 'value' or 'uplift', got {rank_by!r}")
         request = Request(budget, capacity, filters, "uplift" if rank_by == "uplift" else "value")

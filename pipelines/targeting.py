@@ -72,11 +72,16 @@ def attach_actions(scores: pd.DataFrame, actions: Sequence[Action]) -> pd.DataFr
 
 @dataclass(frozen=True)
 class Filters:
-    """Which customers may be listed: stages, risk tiers, and column -> accepted values."""
+    """Which customers may be listed: stages, risk tiers, column -> accepted values, a risk floor."""
 
     stages: tuple[str, ...] = ()
     tiers: tuple[str, ...] = ()
     where: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    min_probability: float = 0.0  # only customers at least this likely to churn
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.min_probability < 1.0:
+            raise TargetingError(f"--min-probability must be in [0, 1), got {self.min_probability}")
 
 
 def parse_where(items: Sequence[str]) -> dict[str, tuple[str, ...]]:
@@ -132,6 +137,8 @@ def filter_mask(scores: pd.DataFrame, features: pd.DataFrame, filters: Filters) 
         keep &= scores["risk_tier"].isin(filters.tiers).to_numpy()
     for name, values in filters.where.items():
         keep &= _matches(features[name], name, values)
+    if filters.min_probability > 0:
+        keep &= scores["churn_probability"].to_numpy() >= filters.min_probability
     return keep
 
 

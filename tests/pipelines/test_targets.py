@@ -132,6 +132,16 @@ def test_filters_by_stage_tier_and_columns():
     assert frame.loc[mask, "customer_id"].tolist() == ["c0", "c2"]
     mask = filter_mask(frame, feats, Filters(stages=("retention",), tiers=("high", "low")))
     assert frame.loc[mask, "customer_id"].tolist() == ["c1", "c4"]
+    floor = 0.5
+    mask = filter_mask(frame, feats, Filters(min_probability=floor))
+    expected = frame.loc[frame["churn_probability"] >= floor, "customer_id"].tolist()
+    assert 0 < len(expected) < len(frame) and frame.loc[mask, "customer_id"].tolist() == expected
+
+
+@pytest.mark.parametrize("floor", [-0.1, 1.0, 2.0])
+def test_min_probability_outside_zero_one_is_rejected(floor):
+    with pytest.raises(TargetingError, match="--min-probability"):
+        Filters(min_probability=floor)
 
 
 @pytest.mark.parametrize(
