@@ -64,6 +64,15 @@ def feature_path(features_dir: Path, family: str) -> Path:
     return features_dir / f"{family}.parquet"
 
 
+def read_features(features_dir: Path, filters: list[tuple[str, str, object]]) -> pd.DataFrame:
+    """The three feature families' rows that pass the Parquet `filters`, joined on customer and snapshot."""
+    frames = [pd.read_parquet(feature_path(features_dir, fam), filters=filters) for fam in FAMILIES]
+    out = frames[0]
+    for frame in frames[1:]:
+        out = out.merge(frame, on=["customer_id", TIMESTAMP], how="inner")
+    return out
+
+
 def stages_path(features_dir: Path) -> Path:
     return features_dir / "stages.parquet"
 

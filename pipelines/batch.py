@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.build import TIMESTAMP, feature_path, read_manifest
-from features.catalog import FAMILIES
+from features.build import TIMESTAMP, read_features, read_manifest
 from features.config import Settings
 from features.schema import ACTIVE_STAGES, CHURN_MODEL, STAGE_MODEL
 from serving.models import load_champion
@@ -29,14 +28,7 @@ def newest_features(settings: Settings) -> pd.DataFrame:
 
 def snapshot_features(settings: Settings, snapshots: list[pd.Timestamp]) -> pd.DataFrame:
     """Every feature of every customer at the given snapshots, from the offline tables."""
-    frames = [
-        pd.read_parquet(feature_path(settings.paths.features, fam), filters=[(TIMESTAMP, "in", snapshots)])
-        for fam in FAMILIES
-    ]
-    out = frames[0]
-    for frame in frames[1:]:
-        out = out.merge(frame, on=["customer_id", TIMESTAMP], how="inner")
-    return out
+    return read_features(settings.paths.features, [(TIMESTAMP, "in", snapshots)])
 
 
 def active(frame: pd.DataFrame) -> pd.DataFrame:

@@ -69,7 +69,7 @@ import numpy.typing as npt
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from features.build import FAMILIES, TIMESTAMP, feature_path, read_manifest
+from features.build import TIMESTAMP, read_features, read_manifest
 from features.config import Settings
 from features.encoding import ModelInputs
 from features.io import table_path
@@ -105,15 +105,7 @@ LGBM_PARAMS: dict[str, Any] = {
 
 def load_features(features_dir: Path, customer_ids: Sequence[str]) -> pd.DataFrame:
     """The three feature families at every snapshot, for the given customers only, in one frame."""
-    wanted = sorted(set(customer_ids))
-    frames = [
-        pd.read_parquet(feature_path(features_dir, family), filters=[("customer_id", "in", wanted)])
-        for family in FAMILIES
-    ]
-    merged = frames[0]
-    for frame in frames[1:]:
-        merged = merged.merge(frame, on=["customer_id", TIMESTAMP], how="inner")
-    return merged
+    return read_features(features_dir, [("customer_id", "in", sorted(set(customer_ids)))])
 
 
 def _utc_us(values: pd.Series) -> pd.Series:
