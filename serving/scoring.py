@@ -134,7 +134,8 @@ class Scorer:
 
     def _run(self, booster: Any, x: np.ndarray, **kwargs: Any) -> np.ndarray:
         """booster.predict on a NumPy matrix. A server passes threads=1: requests already run
-        concurrently, and OpenMP's thread hand-off made a one-row call's p99 40x its median here."""
+        concurrently; with the cores busy, OpenMP's thread hand-off made one-row calls' tail latency
+        tens of times longer (docs/benchmarks.md)."""
         if self.threads:
             kwargs["num_threads"] = self.threads
         return np.asarray(booster.predict(x, num_iteration=booster.best_iteration, **kwargs))
