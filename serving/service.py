@@ -10,6 +10,7 @@ the body), GET /model_info, and BentoML's /livez, /readyz and /metrics.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -86,6 +87,10 @@ class JourneyService:
             "required (X-API-Key header)" if os.environ.get(http.API_KEY_ENV) else "NOT set: the API is open"
         )
         log.info("journey service ready: models %s; API key %s", self.champions.scorer.versions, key)
+        # The libraries loaded above leave ~1M long-lived objects; a full collection walked them
+        # all every few seconds under load (a 1,000-id request allocates ~70k objects), adding
+        # ~220 ms to one request in thirty. Freezing moves them out of the collector's sight.
+        gc.freeze()
 
     def __is_ready__(self) -> bool:
         """Ready when the online store answers; recovers by itself when the store comes back."""

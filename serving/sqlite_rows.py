@@ -1,29 +1,38 @@
-"""A lean read of Feast's SQLite online store: the same rows as Feast's own read, 5x faster.
+"""A lean read of Feast's SQLite online store: the same rows as Feast's own read, ~15x faster.
 
 Why: Feast's `get_online_features` turns every (customer, feature) row into a Python datetime, a
-response protobuf and then a dict; for 1,000 customers x 65 features that was ~2 s here, most of
-it conversions, not SQLite. This reader runs the same query on the same table (one per feature
-view; Feast 0.67's layout: table `<project>_<view>`, one row per entity key and feature, the value
-a serialized `feast.types.Value`) and decodes each value once, straight into columns.
+response protobuf and then a dict; for 1,000 customers x 65 features that was ~0.7 s here, most of
+it conversions, not SQLite. This reader runs one query per feature view on the same table (Feast
+0.67's layout: table `<project>_<view>`, one row per entity key and feature, the value a serialized
+`feast.types.Value`), and lets SQLite group the rows by customer: one result row per customer with
+the feature names and the hex of the values concatenated in the same aggregation pass (so names
+and values line up whatever order SQLite reads them in). The values are then decoded column-wise:
+doubles (the common case) with one NumPy gather, strings by slicing, anything else through the
+protobuf parser.
 
-Guard: tests/serving/test_sqlite_rows.py checks it returns exactly what Feast returns, so a Feast
-upgrade that changes the layout fails a test instead of serving wrong features. Other online stores
-(Redis) keep Feast's own read.
+Guard: tests/serving/test_sqlite_rows.py checks it returns exactly what Feast returns (values,
+types, timestamps, unknown and repeated ids), so a Feast upgrade that changes the layout fails a
+test instead of serving wrong features. Other online stores (Redis) keep Feast's own read.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import struct
 import threading
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from feast import FeatureService, FeatureStore
 from feast.infra.key_encoding_utils import serialize_entity_key
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey
 from feast.protos.feast.types.Value_pb2 import Value
 
 ENTITY = "customer_id"
+DOUBLE_TAG = 0x29  # field 5 (double_val), wire type 1 (64-bit): the tag byte of a double Value
+STRING_TAG = 0x12  # field 2 (string_val), wire type 2 (length-delimited)
+_BYTES = np.arange(1, 9)  # offsets of a double's eight bytes after its tag
 
 
 def sqlite_path(store: FeatureStore) -> Path | None:
@@ -35,6 +44,48 @@ def sqlite_path(store: FeatureStore) -> Path | None:
     return path if path.is_absolute() else Path(store.config.repo_path or ".") / path
 
 
+def _query(table: str, count: int) -> str:
+    # table names come from the registry; the keys are bound parameters. group_concat skips NULLs,
+    # so a NULL value is read as an empty one (Feast writes an unset Value as b"" either way).
+    marks = ",".join("?" * count)
+    return (
+        f"SELECT entity_key, group_concat(feature_name, ','), "
+        f"group_concat(hex(coalesce(value, x'')), ','), max(event_ts) "
+        f'FROM "{table}" WHERE entity_key IN ({marks}) GROUP BY entity_key'
+    )
+
+
+def decode_values(hex_values: list[str]) -> np.ndarray:
+    """Serialized `feast.types.Value`s (as hex) -> an object array of the values Feast returns.
+
+    Empty -> None; a double is one NumPy gather over all of them; a short string is a slice;
+    anything else goes through the protobuf parser.
+    """
+    sizes = np.fromiter(map(len, hex_values), dtype=np.int64, count=len(hex_values)) // 2
+    buf = np.frombuffer(bytes.fromhex("".join(hex_values)), dtype=np.uint8)
+    starts = np.zeros(len(sizes), dtype=np.int64)
+    np.cumsum(sizes[:-1], out=starts[1:])
+    tags = np.zeros(len(sizes), dtype=np.uint8)
+    filled = sizes > 0
+    tags[filled] = buf[starts[filled]]
+    double = filled & (tags == DOUBLE_TAG) & (sizes == 9)
+    out = np.full(len(sizes), None, dtype=object)
+    if double.any():
+        rows = np.flatnonzero(double)
+        out[rows] = buf[starts[rows, None] + _BYTES].copy().view("<f8").ravel()  # Python floats
+    raw = buf.tobytes()
+    value = Value()
+    for i in np.flatnonzero(filled & ~double).tolist():
+        start, size = int(starts[i]), int(sizes[i])
+        if tags[i] == STRING_TAG and size >= 2 and buf[start + 1] == size - 2:  # one-byte length
+            out[i] = raw[start + 2 : start + size].decode()
+            continue
+        value.ParseFromString(raw[start : start + size])
+        kind = value.WhichOneof("val")
+        out[i] = getattr(value, kind) if kind and kind != "null_val" else None
+    return out
+
+
 class SqliteRows:
     """Columns of a FeatureService's features for a list of ids, read from the SQLite file."""
 
@@ -43,6 +94,7 @@ class SqliteRows:
         self.version = store.config.entity_key_serialization_version
         self.tables = [f"{store.project}_{p.name}" for p in service.feature_view_projections]
         self._local = threading.local()  # sqlite3 connections stay in the thread that made them
+        self._prefix = self._key_prefix()
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -53,31 +105,68 @@ class SqliteRows:
             self._local.conn = conn
         return conn
 
-    def key(self, customer_id: str) -> bytes:
+    def feast_key(self, customer_id: str) -> bytes:
         entity = EntityKey(join_keys=[ENTITY], entity_values=[Value(string_val=customer_id)])
         return bytes(serialize_entity_key(entity, entity_key_serialization_version=self.version))
 
+    def _key_prefix(self) -> bytes | None:
+        """Feast's serialized key of a string id is a fixed prefix, the id's length and its UTF-8
+        bytes; checked against Feast's own serializer here, else every key goes through it."""
+        prefix = self.feast_key("")[:-4]
+        fast = lambda i: prefix + struct.pack("<I", len(i.encode())) + i.encode()  # noqa: E731
+        samples = ["", "C-000123", "ünïcødé-客户", "x" * 300]
+        return prefix if all(fast(i) == self.feast_key(i) for i in samples) else None
+
+    def key(self, customer_id: str) -> bytes:
+        if self._prefix is None:
+            return self.feast_key(customer_id)
+        raw = customer_id.encode()
+        return self._prefix + struct.pack("<I", len(raw)) + raw
+
     def read(self, ids: list[str], features: list[str]) -> tuple[dict[str, list[Any]], list[int | None]]:
         """(feature -> values in id order, None where unknown; event time in epoch seconds per id)."""
-        keys = [self.key(i) for i in ids]
         positions: dict[bytes, list[int]] = {}
-        for j, k in enumerate(keys):
-            positions.setdefault(k, []).append(j)  # an id may be asked for more than once
-        wanted = set(features)
+        for j, customer_id in enumerate(ids):
+            positions.setdefault(self.key(customer_id), []).append(j)  # an id may come twice
         columns: dict[str, list[Any]] = {name: [None] * len(ids) for name in features}
         stamps: list[int | None] = [None] * len(ids)
-        value = Value()
-        marks = ",".join("?" * len(positions))
         for table in self.tables:
-            # table names come from the registry; the ids are bound parameters
-            query = f'SELECT entity_key, feature_name, value, event_ts FROM "{table}" WHERE entity_key IN ({marks})'  # noqa: E501
-            for key, name, blob, ts in self._conn().execute(query, list(positions)):
-                if name not in wanted:
-                    continue
-                value.ParseFromString(blob)
-                kind = value.WhichOneof("val")
-                decoded = getattr(value, kind) if kind and kind != "null_val" else None
-                for j in positions[key]:
-                    columns[name][j] = decoded
-                    stamps[j] = int(ts) if ts is not None else stamps[j]
+            rows = self._conn().execute(_query(table, len(positions)), list(positions)).fetchall()
+            if rows:
+                self._fill(rows, positions, columns, stamps)
         return columns, stamps
+
+    @staticmethod
+    def _fill(
+        rows: list[tuple[bytes, str, str, Any]],
+        positions: dict[bytes, list[int]],
+        columns: dict[str, list[Any]],
+        stamps: list[int | None],
+    ) -> None:
+        """Spread one table's grouped rows (one per customer) into the id-ordered columns."""
+        values = decode_values(",".join(r[2] for r in rows).split(","))
+        # (row of `rows`, position in the request) pairs; an id asked for twice gets both
+        pairs = [(r, j) for r, row in enumerate(rows) for j in positions[row[0]]]
+        source = np.fromiter((r for r, _ in pairs), dtype=np.int64, count=len(pairs))
+        target = np.fromiter((j for _, j in pairs), dtype=np.int64, count=len(pairs))
+        for r, j in pairs:
+            if rows[r][3] is not None:
+                stamps[j] = int(rows[r][3])
+        first = rows[0][1]
+        if all(row[1] == first for row in rows):  # the usual case: every customer has every feature
+            names = first.split(",")
+            grid = np.full((len(stamps), len(names)), None, dtype=object)
+            grid[target] = values.reshape(len(rows), len(names))[source]
+            for k, name in enumerate(names):
+                if name in columns:
+                    columns[name] = grid[:, k].tolist()
+            return
+        at, starts = 0, []
+        for row in rows:
+            starts.append(at)
+            at += row[1].count(",") + 1
+        for r, j in pairs:
+            names = rows[r][1].split(",")
+            for name, value in zip(names, values[starts[r] : starts[r] + len(names)], strict=True):
+                if name in columns:
+                    columns[name][j] = value

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
+import shutil
+import sqlite3
 
 import pytest
+from feast.protos.feast.types.Value_pb2 import Value
 
 from features.store import open_store
 from pipelines.batch import active, newest_features
 from serving.online import OnlineFeatures
-from serving.sqlite_rows import SqliteRows, sqlite_path
+from serving.sqlite_rows import SqliteRows, decode_values, sqlite_path
 
 
 def _same(a: object, b: object) -> bool:
@@ -45,6 +48,68 @@ def test_rows_equal_feasts_for_known_unknown_and_repeated_ids(setup):
     assert stamps[40] is None and stamps[42] is None and stamps[0] is not None
 
 
+def _assert_same_as_feast(store, service, reader, asked, features):
+    columns, stamps = reader.read(asked, features)
+    feast = store.get_online_features(features=service, entity_rows=[{"customer_id": i} for i in asked])
+    expected = feast.to_dict(include_event_timestamps=True)
+    for name in features:
+        got = columns[name]
+        assert len(got) == len(asked)
+        assert all(_same(a, b) for a, b in zip(got, expected[name], strict=True)), (name, got, expected[name])
+    assert stamps == [ts or None for ts in expected[f"{features[0]}__ts"]]
+
+
+def test_one_id_and_only_unknown_ids(setup):
+    store, service, features, ids = setup
+    reader = SqliteRows(store, service, sqlite_path(store))
+    _assert_same_as_feast(store, service, reader, [ids[7]], features)
+    columns, stamps = reader.read(["NOPE-1", "NOPE-2"], features)
+    assert stamps == [None, None] and all(v == [None, None] for v in columns.values())
+
+
+def test_a_customer_missing_a_feature_row_reads_like_feast(setup, tmp_path):
+    """Rows of one customer lack a feature (another Feast writer, a partial write): the reader
+    leaves the fast path for that table and still returns what Feast returns."""
+    store, service, features, ids = setup
+    reader = SqliteRows(store, service, sqlite_path(store))
+    copy = tmp_path / "online.db"
+    shutil.copy(sqlite_path(store), copy)
+    with sqlite3.connect(copy) as conn:
+        table = reader.tables[0]
+        name = conn.execute(f'SELECT feature_name FROM "{table}" LIMIT 1').fetchone()[0]
+        query = f'DELETE FROM "{table}" WHERE entity_key = ? AND feature_name = ?'
+        gone = conn.execute(query, (reader.key(ids[2]), name))
+        assert gone.rowcount == 1
+    broken = SqliteRows(store, service, copy)
+    columns, _ = broken.read(ids[:5], features)
+    full, _ = reader.read(ids[:5], features)
+    assert columns[name][2] is None and full[name][2] is not None
+    assert all(_same(columns[f][j], full[f][j]) for f in features for j in range(5) if (f, j) != (name, 2))
+
+
+def test_every_value_kind_decodes_like_protobuf():
+    values = [
+        Value(double_val=1.5),
+        Value(double_val=float("nan")),
+        Value(double_val=-0.0),
+        Value(),
+        Value(string_val="retention"),
+        Value(string_val=""),
+        Value(string_val="ü" * 200),  # a two-byte length
+        Value(int64_val=-7),
+        Value(int32_val=3),
+        Value(float_val=0.25),
+        Value(bool_val=True),
+        Value(bool_val=False),
+    ]
+    blobs = [v.SerializeToString().hex().upper() for v in values]
+    decoded = decode_values(blobs).tolist()
+    for value, got in zip(values, decoded, strict=True):
+        kind = value.WhichOneof("val")
+        want = getattr(value, kind) if kind else None
+        assert _same(got, want) or (got == want and type(got) is type(want)), (value, got)
+
+
 def test_the_service_reader_uses_it_and_flags_unknown_ids(setup):
     store, service, features, ids = setup
     online = OnlineFeatures(store, service.name, ttl_days=45)
@@ -59,3 +124,11 @@ def test_a_missing_file_is_an_unavailable_store(setup, tmp_path):
     reader = SqliteRows(store, service, tmp_path / "gone.db")
     with pytest.raises(FileNotFoundError, match="journey features materialize"):
         reader.read(ids[:1], features)
+
+
+def test_keys_are_feasts_keys(setup):
+    store, service, _, ids = setup
+    reader = SqliteRows(store, service, sqlite_path(store))
+    assert reader._prefix is not None  # the fast key path is active on this Feast version
+    for customer_id in [*ids[:3], "", "ünïcødé", "x" * 1000]:
+        assert reader.key(customer_id) == reader.feast_key(customer_id)
