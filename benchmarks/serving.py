@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import math
 import os
@@ -367,6 +368,8 @@ async def _drive(
 def run_case(server: Server, case: Case, warmup: float, seconds: float, timeout: float) -> dict[str, Any]:
     label = f"{case.contender} {case.path} clients={case.clients} ids={case.ids_per_request}"
     print(f"  {label} explain={case.explain} ...", flush=True)
+    gc.collect()
+    gc.freeze()  # this process holds the whole stack's objects: no full-collection pauses in the load
     measured = asyncio.run(_drive(server.url, case, warmup, seconds, timeout, server.proc.pid))
     out = {k: v for k, v in asdict(case).items() if k != "bodies"}
     return out | asdict(measured)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -53,20 +54,36 @@ class ModelInputs:
         cats = {k: tuple(v) for k, v in meta["categories"].items()}
         return cls(meta["feature_service"], tuple(meta["features"]), cats, tuple(meta["classes"]))
 
-    def _codes(self, name: str, values: Sequence[Any]) -> np.ndarray:
-        lookup = {level: float(i) for i, level in enumerate(self.categories[name])}
-        return np.array([lookup.get(v, np.nan) if v is not None else np.nan for v in values])
+    @cached_property
+    def _lookups(self) -> dict[str, dict[str, float]]:
+        return {
+            name: {level: float(i) for i, level in enumerate(levels)}
+            for name, levels in self.categories.items()
+        }
+
+    def _codes(self, name: str, values: Iterable[Any]) -> list[float]:
+        lookup = self._lookups[name]
+        return [lookup.get(v, np.nan) if v is not None else np.nan for v in values]
 
     def matrix(self, columns: Mapping[str, Sequence[Any]] | pd.DataFrame) -> np.ndarray:
         """A (rows x features) float64 matrix from column-wise values (a dict or a DataFrame)."""
-        out = []
-        for name in self.features:
-            values = columns[name]
-            if name in self.categories:
-                out.append(self._codes(name, list(values)))
-            else:
-                out.append(np.asarray(values, dtype=np.float64))  # None -> NaN
-        return np.column_stack(out) if out else np.empty((0, 0))
+        if not self.features:
+            return np.empty((0, 0))
+        if isinstance(columns, pd.DataFrame):
+            out = [
+                np.asarray(
+                    self._codes(name, columns[name]) if name in self.categories else columns[name],
+                    dtype=np.float64,
+                )
+                for name in self.features
+            ]
+            return np.column_stack(out)
+        # dict of lists (the service): one conversion for the whole matrix; None -> NaN
+        rows = [
+            self._codes(name, columns[name]) if name in self.categories else columns[name]
+            for name in self.features
+        ]
+        return np.ascontiguousarray(np.array(rows, dtype=np.float64).T)
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,8 @@ ENTITY = "customer_id"
 DOUBLE_TAG = 0x29  # field 5 (double_val), wire type 1 (64-bit): the tag byte of a double Value
 STRING_TAG = 0x12  # field 2 (string_val), wire type 2 (length-delimited)
 _BYTES = np.arange(1, 9)  # offsets of a double's eight bytes after its tag
+_DOUBLE = struct.Struct("<d")
+SMALL = 400  # values; below this decode_values decodes one by one
 
 
 def sqlite_path(store: FeatureStore) -> Path | None:
@@ -59,8 +61,11 @@ def decode_values(hex_values: list[str]) -> np.ndarray:
     """Serialized `feast.types.Value`s (as hex) -> an object array of the values Feast returns.
 
     Empty -> None; a double is one NumPy gather over all of them; a short string is a slice;
-    anything else goes through the protobuf parser.
+    anything else goes through the protobuf parser. Fewer than SMALL values (a request for a
+    few ids) skip NumPy, whose fixed cost per call is larger than the work there.
     """
+    if len(hex_values) < SMALL:
+        return np.array([_decode_one(h) for h in hex_values] or [None], dtype=object)[: len(hex_values)]
     sizes = np.fromiter(map(len, hex_values), dtype=np.int64, count=len(hex_values)) // 2
     buf = np.frombuffer(bytes.fromhex("".join(hex_values)), dtype=np.uint8)
     starts = np.zeros(len(sizes), dtype=np.int64)
@@ -84,6 +89,17 @@ def decode_values(hex_values: list[str]) -> np.ndarray:
         kind = value.WhichOneof("val")
         out[i] = getattr(value, kind) if kind and kind != "null_val" else None
     return out
+
+
+def _decode_one(hex_value: str) -> Any:
+    if not hex_value:
+        return None
+    if len(hex_value) == 18 and hex_value.startswith("29"):
+        return _DOUBLE.unpack(bytes.fromhex(hex_value[2:]))[0]
+    value = Value()
+    value.ParseFromString(bytes.fromhex(hex_value))
+    kind = value.WhichOneof("val")
+    return getattr(value, kind) if kind and kind != "null_val" else None
 
 
 class SqliteRows:
@@ -143,18 +159,22 @@ class SqliteRows:
         columns: dict[str, list[Any]],
         stamps: list[int | None],
     ) -> None:
-        """Spread one table's grouped rows (one per customer) into the id-ordered columns."""
+        """Spread one table's grouped rows (one per customer) into the id-ordered columns.
+
+        The usual case, every customer holding every feature, is filled column by column with
+        NumPy; a few values, or customers whose feature lists differ, value by value.
+        """
         values = decode_values(",".join(r[2] for r in rows).split(","))
         # (row of `rows`, position in the request) pairs; an id asked for twice gets both
         pairs = [(r, j) for r, row in enumerate(rows) for j in positions[row[0]]]
-        source = np.fromiter((r for r, _ in pairs), dtype=np.int64, count=len(pairs))
-        target = np.fromiter((j for _, j in pairs), dtype=np.int64, count=len(pairs))
         for r, j in pairs:
             if rows[r][3] is not None:
                 stamps[j] = int(rows[r][3])
         first = rows[0][1]
-        if all(row[1] == first for row in rows):  # the usual case: every customer has every feature
+        if len(values) >= SMALL and all(row[1] == first for row in rows):
             names = first.split(",")
+            source = np.fromiter((r for r, _ in pairs), dtype=np.int64, count=len(pairs))
+            target = np.fromiter((j for _, j in pairs), dtype=np.int64, count=len(pairs))
             grid = np.full((len(stamps), len(names)), None, dtype=object)
             grid[target] = values.reshape(len(rows), len(names))[source]
             for k, name in enumerate(names):
@@ -167,6 +187,6 @@ class SqliteRows:
             at += row[1].count(",") + 1
         for r, j in pairs:
             names = rows[r][1].split(",")
-            for name, value in zip(names, values[starts[r] : starts[r] + len(names)], strict=True):
+            for name, value in zip(names, values[starts[r] : starts[r] + len(names)].tolist(), strict=True):
                 if name in columns:
                     columns[name][j] = value

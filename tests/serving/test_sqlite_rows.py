@@ -81,10 +81,12 @@ def test_a_customer_missing_a_feature_row_reads_like_feast(setup, tmp_path):
         gone = conn.execute(query, (reader.key(ids[2]), name))
         assert gone.rowcount == 1
     broken = SqliteRows(store, service, copy)
-    columns, _ = broken.read(ids[:5], features)
-    full, _ = reader.read(ids[:5], features)
-    assert columns[name][2] is None and full[name][2] is not None
-    assert all(_same(columns[f][j], full[f][j]) for f in features for j in range(5) if (f, j) != (name, 2))
+    for count in (3, 40):  # value by value, and enough values for the column-wise path
+        columns, _ = broken.read(ids[:count], features)
+        full, _ = reader.read(ids[:count], features)
+        assert columns[name][2] is None and full[name][2] is not None
+        differ = [(f, j) for f in features for j in range(count) if not _same(columns[f][j], full[f][j])]
+        assert differ == [(name, 2)]
 
 
 def test_every_value_kind_decodes_like_protobuf():
