@@ -36,12 +36,6 @@ class RequestState:
 CURRENT: ContextVar[RequestState | None] = ContextVar("journey_request", default=None)
 
 
-class InFlight:
-    """HTTP requests received and not yet answered (changed on the event loop only)."""
-
-    count = 0
-
-
 def current() -> RequestState:
     """This request's state (a fresh one outside a request, e.g. in tests calling the class)."""
     return CURRENT.get() or RequestState(uuid.uuid4().hex)
@@ -80,7 +74,6 @@ class JourneyMiddleware:
             return
         state = RequestState(_header(scope, b"x-request-id") or uuid.uuid4().hex)
         token = CURRENT.set(state)
-        InFlight.count += 1
         try:
             protected = scope["path"].rstrip("/") in PROTECTED
             if protected and self.key and not self._authorised(scope):
@@ -91,7 +84,6 @@ class JourneyMiddleware:
                 return
             await self.app(scope, receive, self._send(send, state, protected))
         finally:
-            InFlight.count -= 1
             CURRENT.reset(token)
 
     def _authorised(self, scope: Scope) -> bool:

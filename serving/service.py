@@ -43,7 +43,6 @@ from serving.scoring import Scorer
 
 T = TypeVar("T")
 INLINE_WORK = 16  # customers x (1 + reasons per customer) scored on the event loop itself (see _run)
-INLINE_IN_FLIGHT = 4  # ... while no more than this many requests are open
 log = logging.getLogger("bentoml.journey")  # under "bentoml": BentoML configures its handlers
 info_app = FastAPI(title="Journey model info")
 
@@ -76,17 +75,15 @@ def _log(endpoint: str, started: float, scores: list[Any], models: dict[str, str
 
 
 async def _run(fn: Callable[..., T], *args: Any, work: int) -> T:
-    """Small requests run on the event loop while it is lightly loaded; others in a thread.
+    """Small requests run on the event loop; larger ones in a worker thread.
 
-    A one-id score costs ~0.5 ms of CPU and handing it to a thread and back about as much again:
-    inline, one id at 4 clients served ~1.5x the requests at a lower p99. With many requests
-    waiting, though, inline scoring let some wait ten times the median (16 clients: p99 120-290
-    ms at p50 22 ms), while threads share the GIL in turns and keep the tail shorter. So: inline
-    while at most INLINE_IN_FLIGHT requests are open, and only for up to INLINE_WORK rows x
-    (1 + reasons); otherwise a worker thread, which also keeps a large request from holding up
-    the loop (health checks, small requests) for its whole duration.
+    A one-id score costs ~0.5 ms of CPU and handing it to a thread and back about as much again;
+    inline, one id served 686 requests/s at 1 client and p99 35.7 ms at 16 clients, against 576
+    and 52.8 ms when busy periods sent requests to threads (benchmarks/serving.py, 8 s cases).
+    A request of more than INLINE_WORK rows x (1 + reasons) goes to a thread so that it does not
+    hold up the loop (health checks, small requests) for its whole duration.
     """
-    if work <= INLINE_WORK and http.InFlight.count <= INLINE_IN_FLIGHT:
+    if work <= INLINE_WORK:
         return fn(*args)
     return await asyncio.to_thread(fn, *args)  # copies the request's context (its request id)
 
