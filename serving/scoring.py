@@ -137,7 +137,8 @@ class Scorer:
         """booster.predict on a NumPy matrix. A server passes threads=1: requests already run
         concurrently, and with the cores busy OpenMP's thread hand-off made one-row calls' tail
         latency tens of times longer (docs/benchmarks.md). Batches of PARALLEL_ROWS or more use
-        every core even then: their work per thread dwarfs the hand-off (1,000 rows: 38 -> 21 ms)."""
+        every core even then: their work per thread dwarfs the hand-off (both models on 1,000 rows:
+        43 -> 25 ms, `python -m benchmarks.online_read`)."""
         if self.threads and len(x) < PARALLEL_ROWS:
             kwargs["num_threads"] = self.threads
         return np.asarray(booster.predict(x, num_iteration=booster.best_iteration, **kwargs))

@@ -34,6 +34,7 @@ DOUBLE_TAG = 0x29  # field 5 (double_val), wire type 1 (64-bit): the tag byte of
 STRING_TAG = 0x12  # field 2 (string_val), wire type 2 (length-delimited)
 _BYTES = np.arange(1, 9)  # offsets of a double's eight bytes after its tag
 _DOUBLE = struct.Struct("<d")
+_DOUBLE_HEX = f"{DOUBLE_TAG:02X}"  # as SQLite's hex() writes it
 SMALL = 400  # values; below this decode_values decodes one by one
 
 
@@ -65,7 +66,7 @@ def decode_values(hex_values: list[str]) -> np.ndarray:
     few ids) skip NumPy, whose fixed cost per call is larger than the work there.
     """
     if len(hex_values) < SMALL:
-        return np.array([_decode_one(h) for h in hex_values] or [None], dtype=object)[: len(hex_values)]
+        return np.fromiter(map(_decode_one, hex_values), dtype=object, count=len(hex_values))
     sizes = np.fromiter(map(len, hex_values), dtype=np.int64, count=len(hex_values)) // 2
     buf = np.frombuffer(bytes.fromhex("".join(hex_values)), dtype=np.uint8)
     starts = np.zeros(len(sizes), dtype=np.int64)
@@ -79,25 +80,27 @@ def decode_values(hex_values: list[str]) -> np.ndarray:
         rows = np.flatnonzero(double)
         out[rows] = buf[starts[rows, None] + _BYTES].copy().view("<f8").ravel()  # Python floats
     raw = buf.tobytes()
-    value = Value()
     for i in np.flatnonzero(filled & ~double).tolist():
         start, size = int(starts[i]), int(sizes[i])
         if tags[i] == STRING_TAG and size >= 2 and buf[start + 1] == size - 2:  # one-byte length
             out[i] = raw[start + 2 : start + size].decode()
-            continue
-        value.ParseFromString(raw[start : start + size])
-        kind = value.WhichOneof("val")
-        out[i] = getattr(value, kind) if kind and kind != "null_val" else None
+        else:
+            out[i] = _parsed(raw[start : start + size])
     return out
 
 
 def _decode_one(hex_value: str) -> Any:
     if not hex_value:
         return None
-    if len(hex_value) == 18 and hex_value.startswith("29"):
+    if len(hex_value) == 18 and hex_value.startswith(_DOUBLE_HEX):
         return _DOUBLE.unpack(bytes.fromhex(hex_value[2:]))[0]
+    return _parsed(bytes.fromhex(hex_value))
+
+
+def _parsed(blob: bytes) -> Any:
+    """One serialized Value through the protobuf parser (Feast's own decoding)."""
     value = Value()
-    value.ParseFromString(bytes.fromhex(hex_value))
+    value.ParseFromString(blob)
     kind = value.WhichOneof("val")
     return getattr(value, kind) if kind and kind != "null_val" else None
 
