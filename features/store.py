@@ -19,6 +19,7 @@ from feast.data_format import ParquetFormat
 from feast.repo_config import RepoConfig
 from feast.types import Float64, String
 
+from features import online_rows
 from features.build import TIMESTAMP, Manifest, feature_path, parquet_glob
 from features.catalog import FAMILIES, catalog
 from features.config import Settings
@@ -115,10 +116,14 @@ def materialize_newest(store: FeatureStore, manifest: Manifest) -> tuple[pd.Time
     newest = manifest.snapshots[-1]
     end = (newest + pd.Timedelta(seconds=1)).to_pydatetime()
     views = store.list_feature_views()
+    online_rows.prepare_store(store)  # the triggers must see every write
     if not any(view.materialization_intervals for view in views):
         store.materialize(start_date=(newest - pd.Timedelta(seconds=1)).to_pydatetime(), end_date=end)
         log.info("backfilled snapshot %s into the online store", newest)
-        return newest, "backfill"
-    store.materialize_incremental(end_date=end)
-    log.info("materialized incrementally up to snapshot %s", newest)
-    return newest, "incremental"
+        mode = "backfill"
+    else:
+        store.materialize_incremental(end_date=end)
+        log.info("materialized incrementally up to snapshot %s", newest)
+        mode = "incremental"
+    online_rows.refresh_store(store)
+    return newest, mode

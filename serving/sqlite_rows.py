@@ -6,9 +6,11 @@ it conversions, not SQLite. This reader runs one query per feature view on the s
 0.67's layout: table `<project>_<view>`, one row per entity key and feature, the value a serialized
 `feast.types.Value`), and lets SQLite group the rows by customer: one result row per customer with
 the feature names and the hex of the values concatenated in the same aggregation pass (so names
-and values line up whatever order SQLite reads them in). The values are then decoded column-wise:
-doubles (the common case) with one NumPy gather, strings by slicing, anything else through the
-protobuf parser.
+and values line up whatever order SQLite reads them in). Customers with a row in the table's
+mirror (features/online_rows.py: the same grouped row, written at materialization and kept exact
+by triggers) are read from there instead, one lookup each. The values are then decoded
+column-wise: doubles (the common case) with one NumPy gather, strings by slicing, anything else
+through the protobuf parser.
 
 Guard: tests/serving/test_sqlite_rows.py checks it returns exactly what Feast returns (values,
 types, timestamps, unknown and repeated ids), so a Feast upgrade that changes the layout fails a
@@ -29,6 +31,10 @@ from feast.infra.key_encoding_utils import serialize_entity_key
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey
 from feast.protos.feast.types.Value_pb2 import Value
 
+from features.online_rows import grouped_query, mirror_query, mirrored, sqlite_path
+
+__all__ = ["SqliteRows", "decode_values", "sqlite_path"]
+
 ENTITY = "customer_id"
 DOUBLE_TAG = 0x29  # field 5 (double_val), wire type 1 (64-bit): the tag byte of a double Value
 STRING_TAG = 0x12  # field 2 (string_val), wire type 2 (length-delimited)
@@ -36,26 +42,6 @@ _BYTES = np.arange(1, 9)  # offsets of a double's eight bytes after its tag
 _DOUBLE = struct.Struct("<d")
 _DOUBLE_HEX = f"{DOUBLE_TAG:02X}"  # as SQLite's hex() writes it
 SMALL = 400  # values; below this decode_values decodes one by one
-
-
-def sqlite_path(store: FeatureStore) -> Path | None:
-    """The online store's SQLite file, or None when the online store is not SQLite."""
-    online = store.config.online_store
-    if getattr(online, "type", None) != "sqlite":
-        return None
-    path = Path(online.path)
-    return path if path.is_absolute() else Path(store.config.repo_path or ".") / path
-
-
-def _query(table: str, count: int) -> str:
-    # table names come from the registry; the keys are bound parameters. group_concat skips NULLs,
-    # so a NULL value is read as an empty one (Feast writes an unset Value as b"" either way).
-    marks = ",".join("?" * count)
-    return (
-        f"SELECT entity_key, group_concat(feature_name, ','), "
-        f"group_concat(hex(coalesce(value, x'')), ','), max(event_ts) "
-        f'FROM "{table}" WHERE entity_key IN ({marks}) GROUP BY entity_key'
-    )
 
 
 def decode_values(hex_values: list[str]) -> np.ndarray:
@@ -112,6 +98,7 @@ class SqliteRows:
         self.path = path
         self.version = store.config.entity_key_serialization_version
         self.tables = [f"{store.project}_{p.name}" for p in service.feature_view_projections]
+        self.use_mirror = True  # False: always group Feast's rows (benchmarks compare the two)
         self._local = threading.local()  # sqlite3 connections stay in the thread that made them
         self._prefix = self._key_prefix()
 
@@ -120,7 +107,9 @@ class SqliteRows:
         if conn is None:
             if not self.path.exists():
                 raise FileNotFoundError(f"no online store at {self.path}: run `journey features materialize`")
-            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            conn = sqlite3.connect(
+                f"file:{self.path}?mode=ro", uri=True, check_same_thread=False, isolation_level=None
+            )
             self._local.conn = conn
         return conn
 
@@ -149,11 +138,30 @@ class SqliteRows:
             positions.setdefault(self.key(customer_id), []).append(j)  # an id may come twice
         columns: dict[str, list[Any]] = {name: [None] * len(ids) for name in features}
         stamps: list[int | None] = [None] * len(ids)
-        for table in self.tables:
-            rows = self._conn().execute(_query(table, len(positions)), list(positions)).fetchall()
-            if rows:
-                self._fill(rows, positions, columns, stamps)
+        keys = list(positions)
+        conn = self._conn()
+        conn.execute("BEGIN")  # one snapshot of the file for the trigger check and every table
+        try:
+            trusted = mirrored(conn, self.tables) if self.use_mirror else set()
+            for table in self.tables:
+                rows = self._rows(conn, table, keys, table in trusted)
+                if rows:
+                    self._fill(rows, positions, columns, stamps)
+        finally:
+            conn.execute("COMMIT")
         return columns, stamps
+
+    @staticmethod
+    def _rows(conn: sqlite3.Connection, table: str, keys: list[bytes], use_mirror: bool) -> list[Any]:
+        """One grouped row per known customer: from the mirror where it has one, else Feast's rows."""
+        if not use_mirror:
+            return conn.execute(grouped_query(table, len(keys)), keys).fetchall()
+        rows = conn.execute(mirror_query(table, len(keys)), keys).fetchall()
+        if len(rows) < len(keys):  # not mirrored yet (or unknown): group Feast's rows for those
+            found = {row[0] for row in rows}
+            rest = [k for k in keys if k not in found]
+            rows += conn.execute(grouped_query(table, len(rest)), rest).fetchall()
+        return rows
 
     @staticmethod
     def _fill(

@@ -91,3 +91,15 @@ def test_online_store_backfills_once_then_moves_incrementally(clean, tmp_path: P
         features=store.get_feature_service("churn_v1"), entity_rows=[{"customer_id": customer}]
     ).to_dict(include_event_timestamps=True)
     assert pd.Timestamp(row["tenure_days__ts"][0], unit="s", tz="UTC") == newest
+    # the per-customer mirror followed the incremental write: same rows as Feast's own read
+    from serving.sqlite_rows import SqliteRows, sqlite_path
+
+    service = store.get_feature_service("churn_v1")
+    reader = SqliteRows(store, service, sqlite_path(store))
+    ids = clean["customers"]["customer_id"].astype(str).tolist()
+    columns, stamps = reader.read(ids, ["tenure_days"])
+    feast = store.get_online_features(features=service, entity_rows=[{"customer_id": i} for i in ids])
+    expected = feast.to_dict(include_event_timestamps=True)
+    assert columns["tenure_days"] == expected["tenure_days"]
+    assert stamps == [ts or None for ts in expected["tenure_days__ts"]]
+    assert stamps[0] is not None and pd.Timestamp(stamps[0], unit="s", tz="UTC") == newest

@@ -9,6 +9,7 @@ import sqlite3
 import pytest
 from feast.protos.feast.types.Value_pb2 import Value
 
+from features.online_rows import mirror, mirrored, prepare, refresh, triggers
 from features.store import open_store
 from pipelines.batch import active, newest_features
 from serving.online import OnlineFeatures
@@ -134,3 +135,91 @@ def test_keys_are_feasts_keys(setup):
     assert reader._prefix is not None  # the fast key path is active on this Feast version
     for customer_id in [*ids[:3], "", "ünïcødé", "x" * 1000]:
         assert reader.key(customer_id) == reader.feast_key(customer_id)
+
+
+def test_materialization_leaves_one_mirror_row_per_customer(setup):
+    store, service, _, _ = setup
+    reader = SqliteRows(store, service, sqlite_path(store))
+    with sqlite3.connect(sqlite_path(store)) as conn:
+        assert mirrored(conn, reader.tables) == set(reader.tables)
+        for table in reader.tables:
+            customers = conn.execute(f'SELECT count(DISTINCT entity_key) FROM "{table}"').fetchone()[0]
+            assert conn.execute(f'SELECT count(*) FROM "{mirror(table)}"').fetchone()[0] == customers > 0
+
+
+def _read_both_ways(reader, asked, features):
+    reader.use_mirror = False
+    grouped = reader.read(asked, features)
+    reader.use_mirror = True
+    return grouped, reader.read(asked, features)
+
+
+def _assert_equal(a, b, features):
+    (columns_a, stamps_a), (columns_b, stamps_b) = a, b
+    assert stamps_a == stamps_b
+    for name in features:
+        assert all(_same(x, y) for x, y in zip(columns_a[name], columns_b[name], strict=True)), name
+
+
+def test_the_mirror_reads_what_grouping_feasts_rows_reads(setup):
+    store, service, features, ids = setup
+    reader = SqliteRows(store, service, sqlite_path(store))
+    for asked in ([ids[4]], [*ids[:450], "NOPE-3", ids[5]]):
+        grouped, mirrored_read = _read_both_ways(reader, asked, features)
+        _assert_equal(grouped, mirrored_read, features)
+
+
+def _upsert(conn, table, key, name, value: float) -> None:
+    """A write the way Feast 0.67's SQLite store writes (insert, or update on conflict)."""
+    stamp = conn.execute(f'SELECT max(event_ts) FROM "{table}" WHERE entity_key = ?', (key,)).fetchone()[0]
+    conn.execute(
+        f'INSERT INTO "{table}" (entity_key, feature_name, value, event_ts) VALUES (?, ?, ?, ?) '
+        "ON CONFLICT(entity_key, feature_name) DO UPDATE SET value = excluded.value",
+        (key, name, Value(double_val=value).SerializeToString(), stamp),
+    )
+
+
+def _double_feature(conn, table) -> str:
+    return conn.execute(
+        f"SELECT feature_name FROM \"{table}\" WHERE hex(value) LIKE '29%' LIMIT 1"
+    ).fetchone()[0]
+
+
+def test_any_write_drops_the_customers_mirror_row_and_reads_stay_exact(setup, tmp_path):
+    """Another writer (a push, `feast materialize`) changes one customer: the triggers drop that
+    customer's mirror row only, and the reader groups Feast's rows for it."""
+    store, service, features, ids = setup
+    copy = tmp_path / "online.db"
+    shutil.copy(sqlite_path(store), copy)
+    reader = SqliteRows(store, service, copy)
+    table = reader.tables[0]
+    with sqlite3.connect(copy) as conn:
+        name = _double_feature(conn, table)
+        _upsert(conn, table, reader.key(ids[1]), name, -123.5)
+        held = {k for (k,) in conn.execute(f'SELECT entity_key FROM "{mirror(table)}"')}
+    assert reader.key(ids[1]) not in held and reader.key(ids[0]) in held and reader.key(ids[2]) in held
+    for count in (3, 40):  # value by value, and the column-wise path
+        grouped, mirrored_read = _read_both_ways(reader, ids[:count], features)
+        _assert_equal(grouped, mirrored_read, features)
+        assert mirrored_read[0][name][1] == -123.5
+
+
+def test_a_mirror_without_its_triggers_is_ignored_and_emptied_by_prepare(setup, tmp_path):
+    store, service, features, ids = setup
+    copy = tmp_path / "online.db"
+    shutil.copy(sqlite_path(store), copy)
+    reader = SqliteRows(store, service, copy)
+    table = reader.tables[0]
+    with sqlite3.connect(copy) as conn:
+        conn.execute(f'DROP TRIGGER "{triggers(table)[1]}"')  # e.g. Feast recreated its table
+        name = _double_feature(conn, table)
+        _upsert(conn, table, reader.key(ids[1]), name, 77.25)  # the mirror row is now stale
+        assert mirrored(conn, reader.tables) == set(reader.tables) - {table}
+    assert reader.read(ids[:3], features)[0][name][1] == 77.25
+    with sqlite3.connect(copy) as conn:
+        prepare(conn, table)
+        assert conn.execute(f'SELECT count(*) FROM "{mirror(table)}"').fetchone()[0] == 0
+        assert refresh(conn, table) > 0 and table in mirrored(conn, reader.tables)
+    grouped, mirrored_read = _read_both_ways(reader, ids[:40], features)
+    _assert_equal(grouped, mirrored_read, features)
+    assert mirrored_read[0][name][1] == 77.25
