@@ -14,7 +14,7 @@ s - w days <= ts < s; age(ts) = whole days from the day of ts to s:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import ibis
 import pandas as pd
@@ -24,35 +24,34 @@ from features.catalog import EVENT_COUNTS, EVENT_RECENCY, count_name, recency_na
 from features.windows import (
     ALL_HISTORY,
     KEYS,
+    Agg,
+    Partials,
     Plan,
     Stash,
-    bucketed,
+    active_days,
     days_since,
     epoch_day,
+    event_rows,
     maxed,
     no_stash,
-    on_grid,
-    over_windows,
     summed,
+    tally,
+    windowed,
 )
 
 ALL = "all"  # every event, whatever its type
+EVENT_WINDOWS = sorted({w for _, ws in EVENT_COUNTS for w in ws} | {365})
 COUNTED = sorted({f for f, _ in EVENT_COUNTS if f} | {"review", "referral"})
-Agg = Callable[[Table], ibis.Value]
 
 
-def _per_bucket(j: Table) -> dict[str, ibis.Value]:
+def _per_bucket(j: Table, plan: Plan) -> dict[str, ibis.Value]:
     is_review = j.event_type == "review"
     return {
-        f"n_{ALL}": j.ts.count(),
-        **{f"n_{f}": j.ts.count(where=j.event_type == f) for f in COUNTED},
-        "active": j.day.nunique(),
-        **{
-            f"last_{f or ALL}": j.day.max(where=j.event_type == f) if f else j.day.max()
-            for f in EVENT_RECENCY
-        },
+        f"n_{ALL}": tally(j.ts),
+        **{f"n_{f}": tally(j.ts, where=j.event_type == f) for f in COUNTED},
+        "active": active_days(j, plan),
         "review_sum": j.value.sum(where=is_review),
-        "review_n": j.value.count(where=is_review),
+        "review_n": tally(j.value, where=is_review),
     }
 
 
@@ -69,8 +68,33 @@ def _columns() -> dict[int, dict[str, Agg]]:
         review_sum_365=summed("review_sum"),
         review_n_365=summed("review_n"),
     )
-    cols[ALL_HISTORY] = {f"last_{f or ALL}": maxed(f"last_{f or ALL}") for f in EVENT_RECENCY}
     return cols
+
+
+def event_partials(plan: Plan) -> Partials:
+    """Per-bucket event counts and day masks, and the windows that read them."""
+    cols = _columns()
+    zero = tuple(name for named in cols.values() for name in named)
+    return Partials(per_bucket=lambda j: _per_bucket(j, plan), columns=cols, zero=zero)
+
+
+def recency_partials() -> Partials:
+    """The newest day of each event family per stretch between as-of dates, and over all history.
+
+    A pass of its own, per stretch rather than per bucket: recency only needs all history, and
+    seven filtered maxima per bucket cost more than a second, coarser pass over the events.
+    """
+
+    def per_stretch(j: Table) -> dict[str, ibis.Value]:
+        return {
+            f"last_{f or ALL}": j.day.max(where=j.event_type == f) if f else j.day.max()
+            for f in EVENT_RECENCY
+        }
+
+    columns: dict[int, dict[str, Agg]] = {
+        ALL_HISTORY: {f"last_{f or ALL}": maxed(f"last_{f or ALL}") for f in EVENT_RECENCY}
+    }
+    return Partials(per_stretch, columns, stretches=True)
 
 
 def _event_features(agg: Table) -> dict[str, ibis.Value]:
@@ -89,15 +113,18 @@ def _event_features(agg: Table) -> dict[str, ibis.Value]:
 
 
 def _stage_history(stages: Table) -> Table:
-    """Current stage, days in it and the number of changes, from the stages at past snapshots."""
+    """Current stage, days in it and the number of changes, from the stages at past snapshots.
+
+    A run starts at a change (or at the first snapshot); the newest start so far is the start
+    of the current run, so one ordered window serves all three.
+    """
     w = ibis.window(group_by="customer_id", order_by="as_of")
-    changed = (stages.stage != stages.stage.lag().over(w)).fill_null(False).cast("int64")
-    runs = stages.mutate(changed=changed)
+    prev = stages.stage.lag().over(w)
+    changed = (stages.stage != prev).fill_null(False)
+    starts = (changed | prev.isnull()).ifelse(stages.as_of, ibis.null(stages.as_of.type()))
+    runs = stages.mutate(changed=changed.cast("int64"), starts=starts)
     cum = ibis.cumulative_window(group_by="customer_id", order_by="as_of")
-    runs = runs.mutate(stage_changes=runs.changed.sum().over(cum))
-    runs = runs.mutate(
-        run_start=runs.as_of.min().over(ibis.window(group_by=["customer_id", "stage_changes"]))
-    )
+    runs = runs.mutate(stage_changes=runs.changed.sum().over(cum), run_start=runs.starts.max().over(cum))
     return runs.select(
         *KEYS,
         current_stage=runs.stage,
@@ -106,15 +133,16 @@ def _stage_history(stages: Table) -> Table:
     )
 
 
+def behavioural_from(facts: Table, stages: Table) -> Table:
+    """Behavioural features from the on-grid window aggregates of `event_partials` and the stages."""
+    return facts.select(*KEYS, **_event_features(facts)).join(_stage_history(stages), KEYS)
+
+
 def behavioural_features(
     grid: Table, dates: Sequence[pd.Timestamp], events: Table, stages: Table, stash: Stash = no_stash
 ) -> Table:
     """All behavioural features per (customer_id, as_of) of the grid (as-of values = dates)."""
-    value = events.value.cast("float64") if "value" in events.columns else ibis.null("float64")
-    ev = events.mutate(day=epoch_day(events.ts), value=value)
-    plan = Plan.of(dates, [w for w in _columns() if w != ALL_HISTORY])
-    buckets = stash(bucketed(ev, plan, _per_bucket), "event_buckets")
-    cols = _columns()
-    zero = [name for w, named in cols.items() if w != ALL_HISTORY for name in named]
-    agg = on_grid(grid, over_windows(buckets, plan, cols), zero=zero)
-    return agg.select(*KEYS, **_event_features(agg)).join(_stage_history(stages), KEYS)
+    plan = Plan.of(dates, EVENT_WINDOWS)
+    rows = event_rows(events)
+    facts = windowed(grid, plan, [(rows, event_partials(plan)), (rows, recency_partials())], stash=stash)
+    return behavioural_from(facts, stages)

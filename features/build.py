@@ -4,27 +4,31 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from itertools import count
 from pathlib import Path
 
 import ibis
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from ibis.expr.types import Table
 
-from features.behavioural import behavioural_features
+from features.behavioural import EVENT_WINDOWS, behavioural_from, event_partials, recency_partials
 from features.catalog import FAMILIES, Family, catalog
 from features.config import Settings
 from features.demographic import demographic_features
 from features.fingerprint import snapshot_fingerprints
 from features.snapshots import snapshot_dates
-from features.stages import known_grid, stage_at
+from features.stages import known_grid, rule_windows, signal_partials, stage_from
+from features.stages import order_partials as stage_orders
 from features.tables import SourceTables, connect, open_tables, snapshot_table
-from features.transactional import transactional_features
-from features.windows import Stash
+from features.transactional import WINDOWS, line_source, order_rows, transactional_from
+from features.transactional import order_partials as transactional_orders
+from features.windows import Plan, Stash, event_rows, windowed
 
 log = logging.getLogger(__name__)
 TIMESTAMP = "event_timestamp"
@@ -97,41 +101,69 @@ def read_manifest(features_dir: Path) -> Manifest:
     return Manifest.from_json(path.read_text())
 
 
-def parquet_stash(con: ibis.BaseBackend, folder: Path) -> Stash:
-    """Materialise an intermediate once as Parquet, so the several lookups reading it share it."""
-    folder.mkdir(parents=True, exist_ok=True)
+def table_stash(con: ibis.BaseBackend) -> Stash:
+    """Materialise an intermediate once as a temporary table, so the several queries reading it share it."""
+    names = count()
 
     def stash(expr: Table, name: str) -> Table:
-        path = folder / f"{name}.parquet"
-        con.to_parquet(expr, path)
-        return con.read_parquet(path, table_name=f"stash_{name}")
+        return con.create_table(f"stash_{name}_{next(names)}", expr, temp=True)
 
     return stash
 
 
+def _write_file(part: pa.Table, target: Path) -> None:
+    """Write via a temporary name, so no half-written file is left."""
+    tmp = target.with_suffix(".tmp")
+    pq.write_table(part, tmp)
+    tmp.replace(target)
+
+
 def _write_per_snapshot(
-    con: ibis.BaseBackend, expr: Table, folder: Path, time_col: str, scratch: Path
-) -> None:
-    """Write one file per snapshot (via a temporary name each, so no half-written file is left)."""
-    whole = scratch / f"{folder.name}.whole.parquet"
-    con.to_parquet(expr.order_by([time_col, "customer_id"]), whole)
-    table = pq.read_table(whole)
+    con: ibis.BaseBackend, expr: Table, folder: Path, time_col: str, pool: Executor
+) -> list[Future[None]]:
+    """Write one file per snapshot in the background; the caller waits on the returned futures.
+
+    The rows arrive sorted in memory (no whole-table Parquet round trip), so each snapshot is a
+    zero-copy slice of one contiguous run. Parquet encoding is single-threaded per file: files
+    are written side by side, and while DuckDB computes the next table.
+    """
+    table = con.to_pyarrow(expr.order_by([time_col, "customer_id"]))
     folder.mkdir(parents=True, exist_ok=True)
-    stamps = pc.unique(table[time_col]).to_pylist()
-    for stamp in stamps:
-        part = table.filter(pc.equal(table[time_col], stamp))
-        target = snapshot_file(folder, pd.Timestamp(stamp))
-        tmp = target.with_suffix(".tmp")
-        pq.write_table(part, tmp)
-        tmp.replace(target)
+    runs = pc.run_end_encode(table[time_col].combine_chunks())
+    ends = runs.run_ends.to_pylist()
+    return [
+        pool.submit(_write_file, table.slice(start, end - start), snapshot_file(folder, pd.Timestamp(stamp)))
+        for start, end, stamp in zip([0, *ends[:-1]], ends, runs.values.to_pylist(), strict=True)
+    ]
+
+
+def _facts(
+    src: SourceTables, grid: Table, dates: list[pd.Timestamp], settings: Settings, stash: Stash
+) -> Table:
+    """Every window aggregate that stages and the event and transaction features read, on the grid.
+
+    Events are bucketed once for behavioural features and stage signals, orders once for
+    transactional features and stage purchase rules; all windows share one plan.
+    """
+    rules = settings.stages
+    plan = Plan.of(dates, sorted({*EVENT_WINDOWS, *WINDOWS, *rule_windows(rules)}))
+    lined, extra = line_source(src.transactions, plan)
+    events = event_rows(src.events)
+    sources = [
+        (events, event_partials(plan) | signal_partials(rules)),
+        (events, recency_partials()),
+        (order_rows(src.orders), transactional_orders() | stage_orders(rules)),
+        lined,
+    ]
+    return stash(windowed(grid, plan, sources, extra, stash), "facts")
 
 
 def _family_exprs(
-    src: SourceTables, grid: Table, dates: list[pd.Timestamp], stages: Table, settings: Settings, stash: Stash
+    src: SourceTables, grid: Table, facts: Table, stages: Table, settings: Settings
 ) -> dict[Family, Table]:
     return {
-        "behavioural": behavioural_features(grid, dates, src.events, stages, stash),
-        "transactional": transactional_features(grid, dates, src.orders, src.transactions, stash),
+        "behavioural": behavioural_from(facts, stages),
+        "transactional": transactional_from(facts, "category" in src.transactions.columns),
         "demographic": demographic_features(grid, src.customers, settings.demographics),
     }
 
@@ -157,26 +189,30 @@ def _compute(
     src: SourceTables,
     todo: list[pd.Timestamp],
     settings: Settings,
+    stash: Stash,
     on_step: Callable[[str], None],
 ) -> None:
     out_dir = settings.paths.features
-    scratch = out_dir / "_scratch"
-    stash = parquet_stash(con, scratch)
-    grid = known_grid(src.customers, snapshot_table(todo, "as_of"))
+    grid = stash(known_grid(src.customers, snapshot_table(todo, "as_of")), "grid")
     on_step("stages")
-    stages_new = stage_at(grid, todo, src.orders, src.events, settings.stages, stash, src.stage_history)
-    _write_per_snapshot(con, stages_new, stages_path(out_dir), "as_of", scratch)
-    stages = con.read_parquet(parquet_glob(stages_path(out_dir)), table_name="stages")
-    names = catalog(settings.demographics)
-    for family, expr in _family_exprs(src, grid, todo, stages, settings, stash).items():
-        on_step(family)
-        typed = {
-            f.name: expr[f.name].cast("string" if f.kind == "categorical" else "float64")
-            for f in names[family]
-        }
-        ordered = expr.select("customer_id", **{TIMESTAMP: expr.as_of}, **typed)
-        _write_per_snapshot(con, ordered, feature_path(out_dir, family), TIMESTAMP, scratch)
-    shutil.rmtree(scratch, ignore_errors=True)
+    facts = _facts(src, grid, todo, settings, stash)
+    stages_new = stage_from(facts, settings.stages, src.stage_history)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for done in _write_per_snapshot(con, stages_new, stages_path(out_dir), "as_of", pool):
+            done.result()  # stage histories read every stage file
+        stages = con.read_parquet(parquet_glob(stages_path(out_dir)), table_name="stages")
+        names = catalog(settings.demographics)
+        writes = []
+        for family, expr in _family_exprs(src, grid, facts, stages, settings).items():
+            on_step(family)
+            typed = {
+                f.name: expr[f.name].cast("string" if f.kind == "categorical" else "float64")
+                for f in names[family]
+            }
+            ordered = expr.select("customer_id", **{TIMESTAMP: expr.as_of}, **typed)
+            writes += _write_per_snapshot(con, ordered, feature_path(out_dir, family), TIMESTAMP, pool)
+        for done in writes:
+            done.result()
 
 
 def build_features(
@@ -192,13 +228,17 @@ def build_features(
     out_dir = settings.paths.features
     out_dir.mkdir(parents=True, exist_ok=True)
     con = connect()
+    stash = table_stash(con)
     src = open_tables(con, clean_dir)
+    # DuckDB scans a Parquet file one row group per thread: the transactions file is often one
+    # row group, so every query reading it would run on one core. A table splits it.
+    src = replace(src, transactions=stash(src.transactions, "transactions"))
     snaps = snapshot_dates(src.start, src.end, settings.snapshots.min_history_days)
     prints = snapshot_fingerprints(src, snaps, settings)
     todo = _plan_work(out_dir, snaps, prints)
     log.info("%d of %d snapshots to compute (up to %s)", len(todo), len(snaps), src.end)
     if todo:
-        _compute(con, src, todo, settings, on_step)
+        _compute(con, src, todo, settings, stash, on_step)
     manifest = Manifest(snapshots=snaps, end=src.end, fingerprints=prints, computed=todo)
     manifest_path(out_dir).write_text(manifest.to_json())
     return manifest

@@ -12,13 +12,16 @@ from features.config import StageRules
 from features.windows import (
     ALL_HISTORY,
     KEYS,
+    Partials,
     Plan,
     Stash,
-    bucketed,
     epoch_day,
+    event_rows,
+    maxed,
     no_stash,
-    on_grid,
-    over_windows,
+    summed,
+    tally,
+    windowed,
 )
 
 
@@ -27,36 +30,34 @@ def known_grid(customers: Table, as_of: Table) -> Table:
     return customers.join(as_of, customers.created_at < as_of.as_of).select("customer_id", "as_of")
 
 
-def _event_value(events: Table) -> ibis.Value:
-    return events.value.cast("float64") if "value" in events.columns else ibis.null("float64")
-
-
-def _signal_parts(events: Table, plan: Plan, rules: StageRules, stash: Stash) -> list[Table]:
-    ev = events.mutate(day=epoch_day(events.ts), value=_event_value(events))
+def signal_partials(rules: StageRules) -> Partials:
+    """Per-bucket advocacy and consideration events, and the windows of the rules that read them."""
 
     def per_bucket(j: Table) -> dict[str, ibis.Value]:
         review = (j.event_type == "review") & (j.value >= rules.advocacy_min_review)
         advocacy = j.event_type.isin(list(rules.advocacy_events)) | review
         return {
-            "adv": j.ts.count(where=advocacy),
-            "cons": j.ts.count(where=j.event_type.isin(list(rules.consideration_events))),
+            "adv": tally(j.ts, where=advocacy),
+            "cons": tally(j.ts, where=j.event_type.isin(list(rules.consideration_events))),
         }
 
-    buckets = stash(bucketed(ev, plan, per_bucket), "stage_events")
     columns: dict[int, dict] = {}
-    columns.setdefault(rules.advocacy_signal_days, {})["n_advocacy"] = lambda j: j.adv.sum()
-    columns.setdefault(rules.consideration_days, {})["n_consideration"] = lambda j: j.cons.sum()
-    return over_windows(buckets, plan, columns)
+    columns.setdefault(rules.advocacy_signal_days, {})["n_advocacy"] = summed("adv")
+    columns.setdefault(rules.consideration_days, {})["n_consideration"] = summed("cons")
+    return Partials(per_bucket, columns, ("n_advocacy", "n_consideration"))
 
 
-def _purchase_parts(orders: Table, plan: Plan, rules: StageRules, stash: Stash) -> list[Table]:
-    o = orders.mutate(day=epoch_day(orders.ts))
-    buckets = stash(bucketed(o, plan, lambda j: {"n": j.ts.count(), "last": j.day.max()}), "stage_orders")
+def order_partials(rules: StageRules) -> Partials:
+    """Per-bucket order counts and newest days (same names and meaning as the transactional ones)."""
     columns = {
-        ALL_HISTORY: {"n_orders": lambda j: j.n.sum(), "last_order": lambda j: j.last.max()},
-        rules.loyal_window_days: {"n_loyal": lambda j: j.n.sum()},
+        ALL_HISTORY: {"n_orders": summed("n"), "last_order": maxed("last")},
+        rules.loyal_window_days: {"n_loyal": summed("n")},
     }
-    return over_windows(buckets, plan, columns)
+    return Partials(lambda j: {"n": tally(j.ts), "last": j.day.max()}, columns, ("n_orders", "n_loyal"))
+
+
+def rule_windows(rules: StageRules) -> list[int]:
+    return [rules.consideration_days, rules.advocacy_signal_days, rules.loyal_window_days]
 
 
 def crm_override(staged: Table, history: Table) -> Table:
@@ -64,6 +65,25 @@ def crm_override(staged: Table, history: Table) -> Table:
     h = history.select("customer_id", crm_ts=history.ts, crm_stage=history.stage)
     j = staged.asof_join(h, on=staged.as_of > h.crm_ts, predicates="customer_id")
     return j.select(*KEYS, stage=ibis.coalesce(j.crm_stage, j.stage))
+
+
+def stage_from(facts: Table, rules: StageRules, history: Table | None = None) -> Table:
+    """The stage per (customer_id, as_of) from the on-grid aggregates of the two partials above.
+
+    With a CRM `history` (stage_history table), the customer's newest recorded stage before
+    as_of overrides the rules.
+    """
+    churned = facts.last_order < facts.as_of_day - rules.churn_definition_days
+    stage = ibis.cases(
+        ((facts.n_orders == 0) & (facts.n_consideration > 0), "consideration"),
+        (facts.n_orders == 0, "awareness"),
+        (churned, "churned"),
+        ((facts.n_advocacy > 0) | (facts.n_loyal >= rules.loyal_purchases), "advocacy"),
+        (facts.n_orders >= 2, "retention"),
+        else_="purchase",
+    )
+    staged = facts.select(*KEYS, stage=stage)
+    return staged if history is None else crm_override(staged, history)
 
 
 def stage_at(
@@ -80,18 +100,7 @@ def stage_at(
     Only data strictly before as_of is used. With a CRM `history` (stage_history table), the
     customer's newest recorded stage before as_of overrides the rules.
     """
-    windows = [rules.consideration_days, rules.advocacy_signal_days, rules.loyal_window_days]
-    plan = Plan.of(dates, windows)
-    parts = [*_purchase_parts(orders, plan, rules, stash), *_signal_parts(events, plan, rules, stash)]
-    facts = on_grid(grid, parts, zero=["n_orders", "n_loyal", "n_advocacy", "n_consideration"])
-    churned = facts.last_order < facts.as_of_day - rules.churn_definition_days
-    stage = ibis.cases(
-        ((facts.n_orders == 0) & (facts.n_consideration > 0), "consideration"),
-        (facts.n_orders == 0, "awareness"),
-        (churned, "churned"),
-        ((facts.n_advocacy > 0) | (facts.n_loyal >= rules.loyal_purchases), "advocacy"),
-        (facts.n_orders >= 2, "retention"),
-        else_="purchase",
-    )
-    staged = facts.select(*KEYS, stage=stage)
-    return staged if history is None else crm_override(staged, history)
+    plan = Plan.of(dates, rule_windows(rules))
+    o = orders.mutate(day=epoch_day(orders.ts))
+    sources = [(o, order_partials(rules)), (event_rows(events), signal_partials(rules))]
+    return stage_from(windowed(grid, plan, sources, stash=stash), rules, history)

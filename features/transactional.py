@@ -25,21 +25,27 @@ from features.catalog import PURCHASE_WINDOWS
 from features.windows import (
     ALL_HISTORY,
     KEYS,
+    Partials,
     Plan,
     Stash,
-    bucketed,
+    bit_count,
     days_since,
     epoch_day,
+    maxed,
+    minned,
     no_stash,
-    on_grid,
     over_windows,
     summed,
+    tally,
+    windowed,
 )
 
 WINDOWS = [30, 90, 180, 365]
+MASK_CATEGORIES = 63  # categories that fit one bit each in an int64
 
 
-def _order_buckets(orders: Table, plan: Plan, stash: Stash) -> Table:
+def order_rows(orders: Table) -> Table:
+    """Orders with their epoch day, the gap to the customer's previous order and its deviation."""
     w = ibis.window(group_by="customer_id", order_by="ts")
     gap = (orders.ts.epoch_seconds() - orders.ts.lag().over(w).epoch_seconds()) / 86400.0
     o = orders.mutate(gap=gap, day=epoch_day(orders.ts), pos=ibis.row_number().over(w))
@@ -48,53 +54,95 @@ def _order_buckets(orders: Table, plan: Plan, stash: Stash) -> Table:
     first_gap = (
         (o.pos == 1).ifelse(o.gap, ibis.null("float64")).max().over(ibis.window(group_by="customer_id"))
     )
-    o = o.mutate(dev=o.gap - first_gap)
-    per_bucket = {
-        "n": lambda j: j.ts.count(),
-        "spend": lambda j: j.amount.sum(),
-        "gap_sum": lambda j: j.gap.sum(),
-        "dev_sum": lambda j: j.dev.sum(),
-        "dev_sq": lambda j: (j.dev * j.dev).sum(),
-        "gap_n": lambda j: j.gap.count(),
-        "last": lambda j: j.day.max(),
-        "first": lambda j: j.day.min(),
+    return o.mutate(dev=o.gap - first_gap)
+
+
+def _order_per_bucket(j: Table) -> dict[str, ibis.Value]:
+    return {
+        "n": tally(j.ts),
+        "spend": j.amount.sum(),
+        "gap_sum": j.gap.sum(),
+        "dev_sum": j.dev.sum(),
+        "dev_sq": (j.dev * j.dev).sum(),
+        "gap_n": tally(j.gap),
+        "last": j.day.max(),
+        "first": j.day.min(),
     }
-    return stash(bucketed(o, plan, lambda j: {k: f(j) for k, f in per_bucket.items()}), "order_buckets")
 
 
-def _order_parts(orders: Table, plan: Plan, stash: Stash) -> list[Table]:
-    b = _order_buckets(orders, plan, stash)
+def order_partials() -> Partials:
+    """Per-bucket order counts, spend and gap sums, and the windows that read them."""
     total = {name: summed(name) for name in ("n", "spend", "gap_sum", "dev_sum", "dev_sq", "gap_n")}
     columns = {
-        ALL_HISTORY: {**total, "last": lambda j: j["last"].max(), "first": lambda j: j["first"].min()},
-        30: {"purchases_30d": lambda j: j.n.sum()},
-        90: {"purchases_90d": lambda j: j.n.sum(), "spend_90d": lambda j: j.spend.sum()},
-        180: {"spend_180d": lambda j: j.spend.sum()},
-        365: {"purchases_365d": lambda j: j.n.sum(), "spend_365d": lambda j: j.spend.sum()},
+        ALL_HISTORY: {**total, "last": maxed("last"), "first": minned("first")},
+        30: {"purchases_30d": summed("n")},
+        90: {"purchases_90d": summed("n"), "spend_90d": summed("spend")},
+        180: {"spend_180d": summed("spend")},
+        365: {"purchases_365d": summed("n"), "spend_365d": summed("spend")},
     }
-    return over_windows(b, plan, columns)
+    zero = ("n", "spend", "gap_n", "spend_90d", "spend_180d", "spend_365d")
+    return Partials(_order_per_bucket, columns, (*zero, *(f"purchases_{w}d" for w in PURCHASE_WINDOWS)))
+
+
+def line_rows(lines: Table) -> Table:
+    """Transaction lines with their epoch day and a float discount (0 when missing)."""
+    has = "discount" in lines.columns
+    discount = lines.discount.cast("float64").fill_null(0) if has else ibis.null("float64")
+    return lines.mutate(day=epoch_day(lines.ts), discount=discount)
 
 
 def _line_aggs(j: Table) -> dict[str, ibis.Value]:
     sale = j.amount > 0
     return {
-        "refunds": j.ts.count(where=j.amount < 0),
+        "refunds": tally(j.ts, where=j.amount < 0),
         "sales": j.amount.sum(where=sale),
         "discount": j.discount.sum(where=sale),
     }
 
 
-def _line_parts(lines: Table, plan: Plan, stash: Stash) -> list[Table]:
-    cols = lines.columns
-    discount = lines.discount.cast("float64").fill_null(0) if "discount" in cols else ibis.null("float64")
-    t = lines.mutate(day=epoch_day(lines.ts), discount=discount)
-    b = stash(bucketed(t, plan, _line_aggs), "line_buckets")
-    parts = over_windows(b, plan, {365: {k: summed(k) for k in ("refunds", "sales", "discount")}})
-    if "category" in cols:
-        sales = t.filter(t.amount > 0).select("customer_id", "day", category=t.category.cast("string"))
-        cats = sales.join(plan.day_buckets(), "day").select("customer_id", "bucket", "category").distinct()
-        parts += over_windows(cats, plan, {365: {"categories_365d": lambda j: j.category.nunique()}})
-    return parts
+def line_partials() -> Partials:
+    """Per-bucket refunds, sales and discounts, and the one-year window that reads them."""
+    return Partials(_line_aggs, {365: {k: summed(k) for k in ("refunds", "sales", "discount")}}, ("refunds",))
+
+
+def category_parts(lines: Table, plan: Plan) -> list[Table]:
+    """Distinct categories of positive lines in the last year, as a distinct count (any number)."""
+    t = line_rows(lines)
+    sales = t.filter(t.amount > 0).select("customer_id", "day", category=t.category.cast("string"))
+    cats = sales.join(plan.day_buckets(), "day").select("customer_id", "bucket", "category").distinct()
+    return over_windows(cats, plan, {365: {"categories_365d": lambda j: j.category.nunique()}})
+
+
+def _category_masks() -> Partials:
+    """Per bucket, one bit per category of positive lines; a year's count is the bits of their OR."""
+    one = ibis.literal(1).cast("int64")
+
+    def per_bucket(j: Table) -> dict[str, ibis.Value]:
+        return {"categories": (one << j.code).bit_or(where=j.amount > 0)}
+
+    def count(j: Table) -> ibis.Value:
+        return bit_count(j.categories.bit_or()).cast("float64")
+
+    return Partials(per_bucket, {365: {"categories_365d": count}})
+
+
+def line_source(lines: Table, plan: Plan) -> tuple[tuple[Table, Partials], list[Table]]:
+    """The lines' rows and partials, and the extra parts the category count needs, if any.
+
+    Up to MASK_CATEGORIES categories each get a bit: the count then rides along in the bucket
+    pass and the one-year window (OR the masks, count the bits) instead of a separate, far
+    costlier distinct-count pass.
+    """
+    rows = line_rows(lines)
+    if "category" not in lines.columns:
+        return (rows, line_partials()), []
+    names = lines.select(category=lines.category.cast("string")).distinct().drop_null("category")
+    codes = names.mutate(code=ibis.dense_rank().over(order_by="category").cast("int64"))
+    if codes.count().execute() > MASK_CATEGORIES:
+        return (rows, line_partials()), category_parts(lines, plan)
+    j = rows.left_join(codes, rows.category.cast("string") == codes.category)
+    coded = j.select(*[j[c] for c in rows.columns], code=j.code)
+    return (coded, line_partials() | _category_masks()), []
 
 
 def _features(a: Table, has_categories: bool) -> dict[str, ibis.Value]:
@@ -122,6 +170,11 @@ def _features(a: Table, has_categories: bool) -> dict[str, ibis.Value]:
     }
 
 
+def transactional_from(facts: Table, has_categories: bool) -> Table:
+    """Transactional features from the on-grid window aggregates of orders, lines and categories."""
+    return facts.select(*KEYS, **_features(facts, has_categories))
+
+
 def transactional_features(
     grid: Table,
     dates: Sequence[pd.Timestamp],
@@ -131,8 +184,6 @@ def transactional_features(
 ) -> Table:
     """All transactional features per (customer_id, as_of) of the grid (as-of values = dates)."""
     plan = Plan.of(dates, WINDOWS)
-    parts = [*_order_parts(orders, plan, stash), *_line_parts(lines, plan, stash)]
-    zero = ["n", "spend", "gap_n", "spend_90d", "spend_180d", "spend_365d", "refunds"]
-    zero += [f"purchases_{w}d" for w in PURCHASE_WINDOWS]
-    a = on_grid(grid, parts, zero=zero)
-    return a.select(*KEYS, **_features(a, "category" in lines.columns))
+    lined, extra = line_source(lines, plan)
+    facts = windowed(grid, plan, [(order_rows(orders), order_partials()), lined], extra, stash)
+    return transactional_from(facts, "category" in lines.columns)
