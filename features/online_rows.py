@@ -13,6 +13,9 @@ materialization, `feast materialize`, a push). `refresh` (after each materializa
 the customers that have no mirror row. Readers use the mirror only while its table and all three
 triggers exist (Feast drops the triggers with its table) and read customers without a mirror row
 from Feast's table. So the mirror can be missing or partial, but never differ from Feast's rows.
+
+Dropping a mirror table by hand leaves its triggers failing every write to Feast's table (SQLite
+names the missing table); the next `journey features materialize` recreates it (`prepare`).
 """
 
 from __future__ import annotations
