@@ -13,6 +13,9 @@ materialization, `feast materialize`, a push). `refresh` (after each materializa
 the customers that have no mirror row. Readers use the mirror only while its table and all three
 triggers exist (Feast drops the triggers with its table) and read customers without a mirror row
 from Feast's table. So the mirror can be missing or partial, but never differ from Feast's rows.
+
+Dropping a mirror table by hand leaves its triggers failing every write to Feast's table (SQLite
+names the missing table); the next `journey features materialize` recreates it (`prepare`).
 """
 
 from __future__ import annotations
@@ -91,9 +94,11 @@ def prepare(conn: sqlite3.Connection, table: str) -> None:
     name = mirror(table)
     if table not in mirrored(conn, [table]):
         conn.execute(f'DROP TABLE IF EXISTS "{name}"')
+    # a rowid table with a unique index, not WITHOUT ROWID: rows of ~1 KB would spread the
+    # key b-tree over many pages (1,000 lookups: ~15 ms against ~9 ms here)
     conn.execute(
         f'CREATE TABLE IF NOT EXISTS "{name}" '
-        "(entity_key BLOB PRIMARY KEY, names TEXT, hex_values TEXT, event_ts) WITHOUT ROWID"
+        "(entity_key BLOB NOT NULL UNIQUE, names TEXT, hex_values TEXT, event_ts)"
     )
     rows = {"insert": ["NEW"], "update": ["OLD", "NEW"], "delete": ["OLD"]}
     for op, trigger in zip(OPS, triggers(table), strict=True):

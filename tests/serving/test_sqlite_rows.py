@@ -223,3 +223,23 @@ def test_a_mirror_without_its_triggers_is_ignored_and_emptied_by_prepare(setup, 
     grouped, mirrored_read = _read_both_ways(reader, ids[:40], features)
     _assert_equal(grouped, mirrored_read, features)
     assert mirrored_read[0][name][1] == 77.25
+
+
+def test_prepare_repairs_triggers_left_without_their_mirror(setup, tmp_path):
+    """Someone dropped a mirror table: its triggers would fail every Feast write naming it, and
+    the reader ignores the table; the next materialization's prepare() restores both."""
+    store, service, features, ids = setup
+    copy = tmp_path / "online.db"
+    shutil.copy(sqlite_path(store), copy)
+    reader = SqliteRows(store, service, copy)
+    table = reader.tables[0]
+    with sqlite3.connect(copy) as conn:
+        conn.execute(f'DROP TABLE "{mirror(table)}"')
+        name = _double_feature(conn, table)
+        with pytest.raises(sqlite3.OperationalError, match="by_customer"):
+            _upsert(conn, table, reader.key(ids[1]), name, 5.5)
+        assert table not in mirrored(conn, reader.tables)
+        prepare(conn, table)
+        _upsert(conn, table, reader.key(ids[1]), name, 5.5)
+        assert refresh(conn, table) > 0 and table in mirrored(conn, reader.tables)
+    assert reader.read(ids[:3], features)[0][name][1] == 5.5
