@@ -185,13 +185,19 @@ def _double_feature(conn, table) -> str:
     ).fetchone()[0]
 
 
-def test_any_write_drops_the_customers_mirror_row_and_reads_stay_exact(setup, tmp_path):
-    """Another writer (a push, `feast materialize`) changes one customer: the triggers drop that
-    customer's mirror row only, and the reader groups Feast's rows for it."""
+@pytest.fixture
+def on_a_copy(setup, tmp_path):
+    """A reader of a copy of the online store, which a test may write to."""
     store, service, features, ids = setup
     copy = tmp_path / "online.db"
     shutil.copy(sqlite_path(store), copy)
-    reader = SqliteRows(store, service, copy)
+    return SqliteRows(store, service, copy), features, ids, copy
+
+
+def test_any_write_drops_the_customers_mirror_row_and_reads_stay_exact(on_a_copy):
+    """Another writer (a push, `feast materialize`) changes one customer: the triggers drop that
+    customer's mirror row only, and the reader groups Feast's rows for it."""
+    reader, features, ids, copy = on_a_copy
     table = reader.tables[0]
     with sqlite3.connect(copy) as conn:
         name = _double_feature(conn, table)
@@ -204,11 +210,8 @@ def test_any_write_drops_the_customers_mirror_row_and_reads_stay_exact(setup, tm
         assert mirrored_read[0][name][1] == -123.5
 
 
-def test_a_mirror_without_its_triggers_is_ignored_and_emptied_by_prepare(setup, tmp_path):
-    store, service, features, ids = setup
-    copy = tmp_path / "online.db"
-    shutil.copy(sqlite_path(store), copy)
-    reader = SqliteRows(store, service, copy)
+def test_a_mirror_without_its_triggers_is_ignored_and_emptied_by_prepare(on_a_copy):
+    reader, features, ids, copy = on_a_copy
     table = reader.tables[0]
     with sqlite3.connect(copy) as conn:
         conn.execute(f'DROP TRIGGER "{triggers(table)[1]}"')  # e.g. Feast recreated its table
@@ -225,13 +228,10 @@ def test_a_mirror_without_its_triggers_is_ignored_and_emptied_by_prepare(setup, 
     assert mirrored_read[0][name][1] == 77.25
 
 
-def test_prepare_repairs_triggers_left_without_their_mirror(setup, tmp_path):
+def test_prepare_repairs_triggers_left_without_their_mirror(on_a_copy):
     """Someone dropped a mirror table: its triggers would fail every Feast write naming it, and
     the reader ignores the table; the next materialization's prepare() restores both."""
-    store, service, features, ids = setup
-    copy = tmp_path / "online.db"
-    shutil.copy(sqlite_path(store), copy)
-    reader = SqliteRows(store, service, copy)
+    reader, features, ids, copy = on_a_copy
     table = reader.tables[0]
     with sqlite3.connect(copy) as conn:
         conn.execute(f'DROP TABLE "{mirror(table)}"')
