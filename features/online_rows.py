@@ -45,9 +45,13 @@ def sqlite_path(store: FeatureStore) -> Path | None:
     return path if path.is_absolute() else Path(store.config.repo_path or ".") / path
 
 
+def table_name(project: str, view: str) -> str:
+    """Feast 0.67's online table of a feature view: `<project>_<view>`."""
+    return f"{project}_{view}"
+
+
 def table_names(store: FeatureStore) -> list[str]:
-    """Feast 0.67's online table of each feature view: `<project>_<view>`."""
-    return [f"{store.project}_{view.name}" for view in store.list_feature_views()]
+    return [table_name(store.project, view.name) for view in store.list_feature_views()]
 
 
 def existing(conn: sqlite3.Connection, tables: list[str]) -> list[str]:
@@ -142,7 +146,7 @@ def refresh_store(store: FeatureStore) -> int:
         return 0
     with conn:
         trusted = mirrored(conn, table_names(store))
-        written = sum(refresh(conn, table) for table in table_names(store) if table in trusted)
+        written = sum(refresh(conn, table) for table in trusted)
     conn.close()
     log.info("online store: %d customer rows regrouped for wide reads", written)
     return written

@@ -105,9 +105,8 @@ def line_partials() -> Partials:
     return Partials(_line_aggs, {365: {k: summed(k) for k in ("refunds", "sales", "discount")}}, ("refunds",))
 
 
-def category_parts(lines: Table, plan: Plan) -> list[Table]:
-    """Distinct categories of positive lines in the last year, as a distinct count (any number)."""
-    t = line_rows(lines)
+def category_parts(t: Table, plan: Plan) -> list[Table]:
+    """Distinct categories of positive lines (`line_rows`) in the last year, as a distinct count."""
     sales = t.filter(t.amount > 0).select("customer_id", "day", category=t.category.cast("string"))
     cats = sales.join(plan.day_buckets(), "day").select("customer_id", "bucket", "category").distinct()
     return over_windows(cats, plan, {365: {"categories_365d": lambda j: j.category.nunique()}})
@@ -139,7 +138,7 @@ def line_source(lines: Table, plan: Plan) -> tuple[tuple[Table, Partials], list[
     names = lines.select(category=lines.category.cast("string")).distinct().drop_null("category")
     codes = names.mutate(code=ibis.dense_rank().over(order_by="category").cast("int64"))
     if codes.count().execute() > MASK_CATEGORIES:
-        return (rows, line_partials()), category_parts(lines, plan)
+        return (rows, line_partials()), category_parts(rows, plan)
     j = rows.left_join(codes, rows.category.cast("string") == codes.category)
     coded = j.select(*[j[c] for c in rows.columns], code=j.code)
     return (coded, line_partials() | _category_masks()), []

@@ -217,6 +217,21 @@ def test_build_agrees_with_oracle_on_generated_data(settings: Settings, tmp_path
     assert not problems, "\n\n".join(problems)
 
 
+def test_more_categories_than_mask_bits_fall_back_to_a_distinct_count_and_agree(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Up to 63 categories are counted as bit masks; more take the distinct-count path."""
+    from features import transactional
+
+    calls = []
+    counted = transactional.category_parts
+    monkeypatch.setattr(transactional, "MASK_CATEGORIES", 0)
+    monkeypatch.setattr(transactional, "category_parts", lambda *a: calls.append(1) or counted(*a))
+    clean = validated(generate_tables(120, seed=6, start="2023-01-01", end="2024-04-01"), settings)
+    problems = build_vs_oracle(clean, settings, tmp_path / "clean")
+    assert calls and not problems, "\n\n".join(problems)
+
+
 def test_disagreements_name_family_feature_and_rows(settings: Settings, edge):
     """The comparison itself can fail, and says where."""
     snapshots = [S, NEXT]
