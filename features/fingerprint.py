@@ -12,6 +12,7 @@ import hashlib
 import json
 
 import ibis
+import ibis.expr.datatypes as dt
 import numpy as np
 import pandas as pd
 from ibis.expr.types import Table
@@ -21,15 +22,23 @@ from features.tables import SourceTables
 from features.windows import epoch_day, to_day
 
 FEATURE_VERSION = "2"  # bump when a feature definition changes: every snapshot is rebuilt
+PRIME = 1_000_000_007
 
 
 def _row_hash(table: Table) -> ibis.Value:
-    """A per-row checksum: each column hashed on its own, weighted by position, summed (no strings)."""
-    terms = [(table[c].hash() % 1_000_003) * (i + 1) for i, c in enumerate(sorted(table.columns))]
-    total = terms[0]
-    for term in terms[1:]:
-        total = total + term
-    return total
+    """A per-row checksum: one hash of the whole row (as a struct of its columns), reduced mod a prime.
+
+    One hash call per row; hashing each column on its own compiled to bit-string casts that cost
+    about three times as much over ten million events.
+    """
+    row = ibis.struct({c: table[c] for c in sorted(table.columns)})
+    whole_row_hash = ibis.udf.scalar.builtin(name="hash", signature=((row.type(),), dt.uint64))(_builtin)
+    return (whole_row_hash(row) % PRIME).cast("int64")
+
+
+def _builtin(row: ibis.Value) -> ibis.Value:
+    """The body of a builtin UDF: never called, the engine's function is."""
+    raise NotImplementedError
 
 
 def _daily_sums(table: Table, ts: str) -> pd.DataFrame:
@@ -39,7 +48,7 @@ def _daily_sums(table: Table, ts: str) -> pd.DataFrame:
 
 def _before(daily: pd.DataFrame, days: np.ndarray) -> list[str]:
     cum_n = np.concatenate([[0], daily["n"].to_numpy(np.int64).cumsum()])
-    cum_h = np.concatenate([[0], (daily["h"].to_numpy(np.float64) % 1_000_000_007).cumsum()])
+    cum_h = np.concatenate([[0], (daily["h"].to_numpy(np.float64) % PRIME).cumsum()])
     idx = np.searchsorted(daily["day"].to_numpy(), days, side="left")
     return [f"{cum_n[i]}:{cum_h[i]:.0f}" for i in idx]
 
