@@ -262,6 +262,7 @@ def windowed(
     sources: Sequence[tuple[Table, Partials]],
     extra: Sequence[Table] = (),
     stash: Stash = no_stash,
+    ids: Table | None = None,
 ) -> Table:
     """Every window aggregate of every source of rows, on the grid; `extra` are further parts.
 
@@ -270,8 +271,7 @@ def windowed(
     rows on it is cheaper than on the id string. Stash a large grid first: with its exact size
     known, DuckDB builds each join's hash table on the narrow part, not on the ever wider grid.
     """
-    numbered = ibis.row_number().over(order_by="customer_id").cast("int32")  # the same in every use
-    ids = stash(grid.select("customer_id").distinct().mutate(cid=numbered), "ids")
+    ids = ids if ids is not None else stash(customer_numbers(grid), "ids")
     parts = []
     for i, (rows, partials) in enumerate(sources):
         b = bucketed(rows, plan, partials.per_bucket, partials.stretches)
@@ -281,6 +281,12 @@ def windowed(
     zero = [name for _, partials in sources for name in partials.zero]
     keyed_grid = grid.join(ids, "customer_id")
     return on_grid(keyed_grid, parts, zero=zero, key="cid").drop("cid")
+
+
+def customer_numbers(grid: Table) -> Table:
+    """customer_id -> cid, a small integer in customer_id order (1, 2, ...), the same in every use."""
+    numbered = ibis.row_number().over(order_by="customer_id").cast("int32")
+    return grid.select("customer_id").distinct().mutate(cid=numbered)
 
 
 def on_grid(grid: Table, parts: Sequence[Table], zero: Sequence[str] = (), key: str = "customer_id") -> Table:
