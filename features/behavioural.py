@@ -25,6 +25,7 @@ from features.windows import (
     ALL_HISTORY,
     KEYS,
     Agg,
+    Kinds,
     Partials,
     Plan,
     Stash,
@@ -41,14 +42,14 @@ from features.windows import (
 
 ALL = "all"  # every event, whatever its type
 EVENT_WINDOWS = sorted({w for _, ws in EVENT_COUNTS for w in ws} | {365})
-COUNTED = sorted({f for f, _ in EVENT_COUNTS if f} | {"review", "referral"})
+# In catalog order: the counts one window reads share packed words (see `Kinds`).
+COUNTED = [*dict.fromkeys(f for f, _ in EVENT_COUNTS if f), "review", "referral"]
 
 
 def _per_bucket(j: Table, plan: Plan) -> dict[str, ibis.Value]:
     is_review = j.event_type == "review"
     return {
         f"n_{ALL}": tally(j.ts),
-        **{f"n_{f}": tally(j.ts, where=j.event_type == f) for f in COUNTED},
         "active": active_days(j, plan),
         "review_sum": j.value.sum(where=is_review),
         "review_n": tally(j.value, where=is_review),
@@ -75,7 +76,8 @@ def event_partials(plan: Plan) -> Partials:
     """Per-bucket event counts and day masks, and the windows that read them."""
     cols = _columns()
     zero = tuple(name for named in cols.values() for name in named)
-    return Partials(per_bucket=lambda j: _per_bucket(j, plan), columns=cols, zero=zero)
+    kinds = Kinds("event_type", {f"n_{f}": frozenset({f}) for f in COUNTED})
+    return Partials(per_bucket=lambda j: _per_bucket(j, plan), columns=cols, zero=zero, kinds=kinds)
 
 
 def recency_partials() -> Partials:

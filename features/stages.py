@@ -12,6 +12,7 @@ from features.config import StageRules
 from features.windows import (
     ALL_HISTORY,
     KEYS,
+    Kinds,
     Partials,
     Plan,
     Stash,
@@ -36,15 +37,13 @@ def signal_partials(rules: StageRules) -> Partials:
     def per_bucket(j: Table) -> dict[str, ibis.Value]:
         review = (j.event_type == "review") & (j.value >= rules.advocacy_min_review)
         advocacy = j.event_type.isin(list(rules.advocacy_events)) | review
-        return {
-            "adv": tally(j.ts, where=advocacy),
-            "cons": tally(j.ts, where=j.event_type.isin(list(rules.consideration_events))),
-        }
+        return {"adv": tally(j.ts, where=advocacy)}
 
     columns: dict[int, dict] = {}
     columns.setdefault(rules.advocacy_signal_days, {})["n_advocacy"] = summed("adv")
     columns.setdefault(rules.consideration_days, {})["n_consideration"] = summed("cons")
-    return Partials(per_bucket, columns, ("n_advocacy", "n_consideration"))
+    kinds = Kinds("event_type", {"cons": frozenset(rules.consideration_events)})
+    return Partials(per_bucket, columns, ("n_advocacy", "n_consideration"), kinds=kinds)
 
 
 def order_partials(rules: StageRules) -> Partials:

@@ -232,6 +232,33 @@ def test_more_categories_than_mask_bits_fall_back_to_a_distinct_count_and_agree(
     assert calls and not problems, "\n\n".join(problems)
 
 
+def test_event_counts_too_big_to_pack_are_counted_one_by_one_and_agree(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Event counts are packed three to an int64 while every customer has < 2**FIELD_BITS events;
+    with 4-bit fields the generated customers have more, so the build counts them one by one."""
+    from features import windows
+
+    calls = []
+    one_by_one = windows.Kinds.one_by_one
+    monkeypatch.setattr(windows, "FIELD_BITS", 4)
+    monkeypatch.setattr(windows.Kinds, "one_by_one", lambda *a: calls.append(1) or one_by_one(*a))
+    clean = validated(generate_tables(120, seed=7, start="2023-01-01", end="2024-04-01"), settings)
+    assert clean["events"]["customer_id"].value_counts().max() >= 2**4
+    problems = build_vs_oracle(clean, settings, tmp_path / "clean")
+    assert calls and not problems, "\n\n".join(problems)
+
+
+def test_event_counts_are_packed_when_they_fit(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from features import windows
+
+    monkeypatch.setattr(windows.Kinds, "one_by_one", lambda *a: pytest.fail("counted one by one"))
+    clean = validated(generate_tables(60, seed=8, start="2023-01-01", end="2024-04-01"), settings)
+    assert not build_vs_oracle(clean, settings, tmp_path / "clean")
+
+
 def test_disagreements_name_family_feature_and_rows(settings: Settings, edge):
     """The comparison itself can fail, and says where."""
     snapshots = [S, NEXT]
