@@ -25,12 +25,14 @@ from features.catalog import PURCHASE_WINDOWS
 from features.windows import (
     ALL_HISTORY,
     KEYS,
+    US_PER_DAY,
     Partials,
     Plan,
     Stash,
     bit_count,
     days_since,
     epoch_day,
+    epoch_us,
     maxed,
     minned,
     no_stash,
@@ -45,16 +47,21 @@ MASK_CATEGORIES = 63  # categories that fit one bit each in an int64
 
 
 def order_rows(orders: Table) -> Table:
-    """Orders with their epoch day, the gap to the customer's previous order and its deviation."""
-    w = ibis.window(group_by="customer_id", order_by="ts")
-    gap = (orders.ts.epoch_seconds() - orders.ts.lag().over(w).epoch_seconds()) / 86400.0
-    o = orders.mutate(gap=gap, day=epoch_day(orders.ts), pos=ibis.row_number().over(w))
-    # Variances from running sums cancel badly when gaps are nearly equal; shifting every gap by
-    # the customer's first gap (known whenever a standard deviation is defined) keeps them exact.
-    first_gap = (
-        (o.pos == 1).ifelse(o.gap, ibis.null("float64")).max().over(ibis.window(group_by="customer_id"))
+    """Orders with their epoch day, the gap to the customer's previous order and its deviation.
+
+    One window pass: microsecond arithmetic (no time-zone casts), and the customer's first gap
+    from the first two order times of the same ordered partition.
+    """
+    w = ibis.window(group_by="customer_id", order_by="ts", rows=(None, None))
+    us = epoch_us(orders.ts)
+    o = orders.mutate(
+        gap=(us - us.lag().over(w)) / US_PER_DAY,
+        # Variances from running sums cancel badly when gaps are nearly equal; shifting every gap
+        # by the customer's first gap (known whenever a standard deviation is defined) keeps them exact.
+        first_gap=(epoch_us(orders.ts.nth(1).over(w)) - epoch_us(orders.ts.first().over(w))) / US_PER_DAY,
+        day=epoch_day(orders.ts),
     )
-    return o.mutate(dev=o.gap - first_gap)
+    return o.mutate(dev=o.gap - o.first_gap).drop("first_gap")
 
 
 def _order_per_bucket(j: Table) -> dict[str, ibis.Value]:
