@@ -196,6 +196,15 @@ def _plan_work(out_dir: Path, snaps: list[pd.Timestamp], prints: dict[str, str])
     return [s for s in snaps if s not in keep]
 
 
+def _stage_columns(stages: Table) -> Table:
+    """Stages with the same column types whether just computed or read back from Parquet."""
+    return stages.select(
+        customer_id=stages.customer_id.cast("string"),
+        as_of=stages.as_of.cast("timestamp('UTC')"),
+        stage=stages.stage.cast("string"),
+    )
+
+
 def _compute(
     con: ibis.BaseBackend,
     src: SourceTables,
@@ -209,13 +218,14 @@ def _compute(
     ids = stash(customer_numbers(grid), "ids")
     on_step("stages")
     facts = _facts(src, grid, ids, todo, settings, stash)
-    stages_new = stage_from(facts, settings.stages, src.stage_history)
+    kept = sorted(stages_path(out_dir).glob("*.parquet"))  # stages of the snapshots not recomputed
+    stages_new = stash(_stage_columns(stage_from(facts, settings.stages, src.stage_history)), "stages")
+    stages = _stage_columns(stages_new)  # the stash reads its types back with a precision
+    if kept:
+        stages = stages.union(_stage_columns(con.read_parquet([str(f) for f in kept], table_name="kept")))
     with ThreadPoolExecutor(max_workers=2) as pool:
-        for done in _write_per_snapshot(con, stages_new, stages_path(out_dir), "as_of", pool, ids):
-            done.result()  # stage histories read every stage file
-        stages = con.read_parquet(parquet_glob(stages_path(out_dir)), table_name="stages")
+        writes = _write_per_snapshot(con, stages_new, stages_path(out_dir), "as_of", pool, ids)
         names = catalog(settings.demographics)
-        writes = []
         for family, expr in _family_exprs(src, grid, facts, stages, settings).items():
             on_step(family)
             typed = {

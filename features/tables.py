@@ -80,9 +80,9 @@ def _typed(table: Table, name: str) -> Table:
 
 def _time_span(events: Table, transactions: Table) -> tuple[pd.Timestamp, pd.Timestamp]:
     """First and last activity over both tables (an empty table, e.g. no events, is skipped)."""
-    lows = [pd.Timestamp(t.ts.min().execute()) for t in (events, transactions)]
-    highs = [pd.Timestamp(t.ts.max().execute()) for t in (events, transactions)]
-    lows, highs = [t for t in lows if not pd.isna(t)], [t for t in highs if not pd.isna(t)]
+    spans = [t.aggregate(low=t.ts.min(), high=t.ts.max()).execute().iloc[0] for t in (events, transactions)]
+    lows = [pd.Timestamp(s["low"]) for s in spans if not pd.isna(s["low"])]
+    highs = [pd.Timestamp(s["high"]) for s in spans if not pd.isna(s["high"])]
     if not lows:
         raise ValueError(
             "no events and no transactions: features need activity over time (a single-snapshot "
