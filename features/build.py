@@ -28,7 +28,7 @@ from features.stages import order_partials as stage_orders
 from features.tables import SourceTables, connect, open_tables, snapshot_table
 from features.transactional import WINDOWS, line_source, order_rows, transactional_from
 from features.transactional import order_partials as transactional_orders
-from features.windows import Plan, Stash, customer_numbers, event_rows, windowed
+from features.windows import Facts, Plan, Stash, customer_numbers, event_rows, outputs, window_facts
 
 log = logging.getLogger(__name__)
 TIMESTAMP = "event_timestamp"
@@ -151,31 +151,47 @@ def _write_per_snapshot(
 
 def _facts(
     src: SourceTables, grid: Table, ids: Table, dates: list[pd.Timestamp], settings: Settings, stash: Stash
-) -> Table:
-    """Every window aggregate that stages and the event and transaction features read, on the grid.
+) -> tuple[Facts, dict[str, set[str]]]:
+    """Every window aggregate that stages and the event and transactional features read, and
+    which of them each of those reads.
 
     Events are bucketed once for behavioural features and stage signals, orders once for
-    transactional features and stage purchase rules; all windows share one plan.
+    transactional features and stage purchase rules; all windows share one plan. The window
+    parts that stages read are shared with a family, so they are materialised once.
     """
     rules = settings.stages
     plan = Plan.of(dates, sorted({*EVENT_WINDOWS, *WINDOWS, *rule_windows(rules)}))
     lined, extra = line_source(src.transactions, plan)
     events = event_rows(src.events)
+    behaviour, recency, purchases = event_partials(plan), recency_partials(), transactional_orders()
+    signals, buying = signal_partials(rules), stage_orders(rules)
     sources = [
-        (events, event_partials(plan) | signal_partials(rules)),
-        (events, recency_partials()),
-        (order_rows(src.orders), transactional_orders() | stage_orders(rules)),
+        (events, behaviour | signals),
+        (events, recency),
+        (order_rows(src.orders), purchases | buying),
         lined,
     ]
-    return stash(windowed(grid, plan, sources, extra, stash, ids), "facts")
+    reads = {
+        "stages": outputs(signals) | outputs(buying),
+        "behavioural": outputs(behaviour) | outputs(recency),
+        "transactional": outputs(purchases) | outputs(lined[1]) | {c for p in extra for c in p.columns},
+    }
+    facts = window_facts(grid, plan, sources, extra, stash, ids).shared(reads["stages"], stash)
+    return facts, reads
 
 
 def _family_exprs(
-    src: SourceTables, grid: Table, facts: Table, stages: Table, settings: Settings
+    src: SourceTables,
+    grid: Table,
+    facts: Facts,
+    reads: dict[str, set[str]],
+    stages: Table,
+    settings: Settings,
 ) -> dict[Family, Table]:
+    has_categories = "category" in src.transactions.columns
     return {
-        "behavioural": behavioural_from(facts, stages),
-        "transactional": transactional_from(facts, "category" in src.transactions.columns),
+        "behavioural": behavioural_from(facts.on_grid(reads["behavioural"]), stages),
+        "transactional": transactional_from(facts.on_grid(reads["transactional"]), has_categories),
         "demographic": demographic_features(grid, src.customers, settings.demographics),
     }
 
@@ -217,16 +233,17 @@ def _compute(
     grid = stash(known_grid(src.customers, snapshot_table(todo, "as_of")), "grid")
     ids = stash(customer_numbers(grid), "ids")
     on_step("stages")
-    facts = _facts(src, grid, ids, todo, settings, stash)
+    facts, reads = _facts(src, grid, ids, todo, settings, stash)
     kept = sorted(stages_path(out_dir).glob("*.parquet"))  # stages of the snapshots not recomputed
-    stages_new = stash(_stage_columns(stage_from(facts, settings.stages, src.stage_history)), "stages")
+    staged = stage_from(facts.on_grid(reads["stages"]), settings.stages, src.stage_history)
+    stages_new = stash(_stage_columns(staged), "stages")
     stages = _stage_columns(stages_new)  # the stash reads its types back with a precision
     if kept:
         stages = stages.union(_stage_columns(con.read_parquet([str(f) for f in kept], table_name="kept")))
     with ThreadPoolExecutor(max_workers=2) as pool:
         writes = _write_per_snapshot(con, stages_new, stages_path(out_dir), "as_of", pool, ids)
         names = catalog(settings.demographics)
-        for family, expr in _family_exprs(src, grid, facts, stages, settings).items():
+        for family, expr in _family_exprs(src, grid, facts, reads, stages, settings).items():
             on_step(family)
             typed = {
                 f.name: expr[f.name].cast("string" if f.kind == "categorical" else "float64")

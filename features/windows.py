@@ -384,15 +384,41 @@ class Partials:
         )
 
 
-def windowed(
+@dataclass(frozen=True)
+class Facts:
+    """Window aggregates as parts keyed by (customer number, as_of_day), put on the grid per use.
+
+    Each reader left-joins only the parts holding the columns it reads onto the grid, instead of
+    every reader selecting from one wide table materialised once (~0.5 s of 2.7 at 100k
+    customers); parts that several readers need are materialised (`shared`).
+    """
+
+    grid: Table  # (customer_id, as_of, cid)
+    parts: tuple[Table, ...]
+    zero: tuple[str, ...]
+
+    def shared(self, columns: Collection[str], stash: Stash) -> Facts:
+        """The same, with the parts holding any of `columns` stashed once for their several readers."""
+        kept = tuple(stash(p, "part") if set(p.columns) & set(columns) else p for p in self.parts)
+        return replace(self, parts=kept)
+
+    def on_grid(self, columns: Collection[str] | None = None) -> Table:
+        """The grid with every part holding any of `columns` (all parts when None)."""
+        chosen = [p for p in self.parts if columns is None or set(p.columns) & set(columns)]
+        held = {c for p in chosen for c in p.columns}
+        return on_grid(self.grid, chosen, zero=[z for z in self.zero if z in held], key="cid").drop("cid")
+
+
+def window_facts(
     grid: Table,
     plan: Plan,
     sources: Sequence[tuple[Table, Partials]],
     extra: Sequence[Table] = (),
     stash: Stash = no_stash,
     ids: Table | None = None,
-) -> Table:
-    """Every window aggregate of every source of rows, on the grid; `extra` are further parts.
+) -> Facts:
+    """Every window aggregate of every source of rows, as parts to put on the grid; `extra` are
+    further parts keyed by customer_id.
 
     Sources stay apart (stacking their buckets made every window read every source's rows and
     columns). Bucket rows get a small integer customer number: grouping and joining millions of
@@ -409,9 +435,25 @@ def windowed(
             keyed, slots = stash(_keyed(rows, plan, partials, ids, packed=False), f"buckets{i}"), {}
         parts += over_windows(keyed, plan, partials.columns, "cid", partials.zero, partials.stretches, slots)
     parts += [part.join(ids, "customer_id").drop("customer_id") for part in extra]
-    zero = [name for _, partials in sources for name in partials.zero]
-    keyed_grid = grid.join(ids, "customer_id")
-    return on_grid(keyed_grid, parts, zero=zero, key="cid").drop("cid")
+    zero = tuple(name for _, partials in sources for name in partials.zero)
+    return Facts(grid.join(ids, "customer_id"), tuple(parts), zero)
+
+
+def windowed(
+    grid: Table,
+    plan: Plan,
+    sources: Sequence[tuple[Table, Partials]],
+    extra: Sequence[Table] = (),
+    stash: Stash = no_stash,
+    ids: Table | None = None,
+) -> Table:
+    """Every window aggregate of every source of rows, on the grid (see `window_facts`)."""
+    return window_facts(grid, plan, sources, extra, stash, ids).on_grid()
+
+
+def outputs(partials: Partials) -> set[str]:
+    """The names of the window aggregates `partials` computes."""
+    return {name for named in partials.columns.values() for name in named}
 
 
 def _keyed(rows: Table, plan: Plan, partials: Partials, ids: Table, packed: bool) -> Table:
