@@ -11,7 +11,10 @@ nothing at or after an as-of date is ever read.
 What keeps it fast at 100k customers on DuckDB: one bucket pass per kind of rows, shared by
 every family that reads it (`Partials`); counts summed as doubles; distinct days as bit masks;
 windows of sums skip buckets that add nothing; all-history aggregates pair whole stretches
-between as-of dates rather than buckets; grouping and joining on a small customer number.
+between as-of dates rather than buckets; grouping and joining on a small customer number;
+counts by event type packed three to an int64 (`Kinds`); the plan's small tables materialised
+so DuckDB sizes its joins; window results kept as parts that each reader joins onto the grid
+as it needs them (`Facts`).
 """
 
 from __future__ import annotations
@@ -102,7 +105,7 @@ class Plan:
     as_of: tuple[int, ...]
     windows: tuple[int, ...]
     # Where its small tables live: as real tables (`stashed`), DuckDB knows their size and key
-    # counts; as in-memory tables it guessed the events x day-table join 250 times too small and
+    # counts; as in-memory tables it guessed the events x day-table join ~260 times too small and
     # built the next join's hash table on the wrong side.
     stash: Stash = field(default=no_stash, compare=False, repr=False)
     tables: dict[str, Table] = field(default_factory=dict, compare=False, repr=False)
@@ -178,7 +181,7 @@ class Kinds:
     kind, per word, the sum of 2**shift over the counts it belongs to; joined on the kind, a
     bucket then sums each word once, and so does every window. Three counts cost one sum
     instead of three filtered counts (about 30% of the events bucket pass). Exact while no
-    customer has 2**FIELD_BITS rows in all: `windowed` checks, and otherwise counts one by one.
+    customer has 2**FIELD_BITS rows in all: `window_facts` checks, and otherwise counts one by one.
     """
 
     column: str
@@ -236,9 +239,8 @@ def bucketed(
     stretches: bool = False,
     kinds: Kinds | None = None,
     packed: bool = True,
-    key: str = "customer_id",
 ) -> Table:
-    """Per (customer `key`, bucket) partial aggregates of rows that carry an integer `day` column.
+    """Per (customer_id, bucket) partial aggregates of rows that carry an integer `day` column.
 
     With `kinds`, also its counts: packed into words (and a row count), or one by one.
     """
@@ -248,7 +250,7 @@ def bucketed(
         rows = j.select(*[j[c] for c in rows.columns], *[j[c] for c in w.columns if c != "kind"])
     j = rows.join(plan.day_buckets(stretches), "day")
     counts = {} if kinds is None else kinds.packed(j) if packed else kinds.one_by_one(j)
-    return j.group_by([key, "bucket"]).aggregate(**aggregates(j), **counts)
+    return j.group_by(["customer_id", "bucket"]).aggregate(**aggregates(j), **counts)
 
 
 def tally(column: ibis.Column, where: ibis.Value | None = None) -> ibis.Value:
