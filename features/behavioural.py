@@ -37,7 +37,7 @@ from features.windows import (
     no_stash,
     summed,
     tally,
-    windowed,
+    window_facts,
 )
 
 ALL = "all"  # every event, whatever its type
@@ -146,5 +146,6 @@ def behavioural_features(
     """All behavioural features per (customer_id, as_of) of the grid (as-of values = dates)."""
     plan = Plan.of(dates, EVENT_WINDOWS)
     rows = event_rows(events)
-    facts = windowed(grid, plan, [(rows, event_partials(plan)), (rows, recency_partials())], stash=stash)
+    sources = [(rows, event_partials(plan)), (rows, recency_partials())]
+    facts = window_facts(grid, plan, sources, stash=stash).on_grid()
     return behavioural_from(facts, stages)

@@ -22,7 +22,7 @@ from features.windows import (
     no_stash,
     summed,
     tally,
-    windowed,
+    window_facts,
 )
 
 
@@ -102,4 +102,4 @@ def stage_at(
     plan = Plan.of(dates, rule_windows(rules))
     o = orders.mutate(day=epoch_day(orders.ts))
     sources = [(o, order_partials(rules)), (event_rows(events), signal_partials(rules))]
-    return stage_from(windowed(grid, plan, sources, stash=stash), rules, history)
+    return stage_from(window_facts(grid, plan, sources, stash=stash).on_grid(), rules, history)

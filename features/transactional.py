@@ -39,7 +39,7 @@ from features.windows import (
     over_windows,
     summed,
     tally,
-    windowed,
+    window_facts,
 )
 
 WINDOWS = [30, 90, 180, 365]
@@ -191,5 +191,6 @@ def transactional_features(
     """All transactional features per (customer_id, as_of) of the grid (as-of values = dates)."""
     plan = Plan.of(dates, WINDOWS)
     lined, extra = line_source(lines, plan)
-    facts = windowed(grid, plan, [(order_rows(orders), order_partials()), lined], extra, stash)
+    sources = [(order_rows(orders), order_partials()), lined]
+    facts = window_facts(grid, plan, sources, extra, stash).on_grid()
     return transactional_from(facts, "category" in lines.columns)

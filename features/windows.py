@@ -441,18 +441,6 @@ def window_facts(
     return Facts(grid.join(ids, "customer_id"), tuple(parts), zero)
 
 
-def windowed(
-    grid: Table,
-    plan: Plan,
-    sources: Sequence[tuple[Table, Partials]],
-    extra: Sequence[Table] = (),
-    stash: Stash = no_stash,
-    ids: Table | None = None,
-) -> Table:
-    """Every window aggregate of every source of rows, on the grid (see `window_facts`)."""
-    return window_facts(grid, plan, sources, extra, stash, ids).on_grid()
-
-
 def outputs(partials: Partials) -> set[str]:
     """The names of the window aggregates `partials` computes."""
     return {name for named in partials.columns.values() for name in named}
