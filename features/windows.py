@@ -347,11 +347,12 @@ def over_windows(
     slots = slots or {}
     parts = []
     for window, named in columns.items():
-        rows = _adding(buckets, named, zero, slots)
         wanted, packed = _unpacking(named, slots)
         reduced = {name: f for name, f in wanted.items() if isinstance(f, Reduced)}
         if window == ALL_HISTORY and len(reduced) == len(wanted) and not stretches:
             rows, wanted = _by_stretch(buckets, plan, reduced, key)
+        else:
+            rows = _adding(buckets, named, zero, slots)
         j = rows.join(plan.coverage(window), "bucket")
         part = j.group_by([key, "as_of_day"]).aggregate(**{k: f(j) for k, f in wanted.items()})
         parts.append(_unpacked(part, packed))
