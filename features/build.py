@@ -11,6 +11,7 @@ from itertools import count
 from pathlib import Path
 
 import ibis
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -32,6 +33,7 @@ from features.windows import Facts, Plan, Stash, customer_numbers, event_rows, o
 
 log = logging.getLogger(__name__)
 TIMESTAMP = "event_timestamp"
+MAX_BLOCKS = 4096  # rows in more sorted blocks than this are copied in order
 
 
 @dataclass(frozen=True)
@@ -124,19 +126,41 @@ def _write_file(part: pa.Table, target: Path, keys: list[str]) -> None:
     tmp.replace(target)
 
 
+def in_key_order(table: pa.Table, time_col: str, key: str = "cid") -> pa.Table:
+    """`table` sorted by (`time_col`, `key`), as slices of it where rows arrive in sorted blocks.
+
+    With the join sides as written (`connect(written_join_sides=True)`), a query over the sorted
+    grid returns its rows in sorted blocks: DuckDB hands row ranges of the grid to threads and
+    each join keeps the order within a range. The order is found by a stable argsort (a merge
+    of the few presorted runs, milliseconds), and realised by slicing the blocks without copying
+    a value: about a second of CPU less than DuckDB's ORDER BY at 100k customers. Rows in any
+    other order are taken in the sorted order (a copy): the result never depends on DuckDB's.
+    """
+    if table.num_rows == 0:
+        return table
+    times = pc.dictionary_encode(table[time_col].combine_chunks())
+    ranks = np.argsort(np.argsort(times.dictionary.cast(pa.int64()).to_numpy()))
+    ids = table[key].combine_chunks().cast(pa.int64()).to_numpy()
+    order = np.argsort((ranks[times.indices.to_numpy()].astype(np.int64) << 32) | ids, kind="stable")
+    starts = [0, *(np.flatnonzero(np.diff(order) != 1) + 1).tolist()]
+    if len(starts) > MAX_BLOCKS:
+        return table.take(order)
+    ends = [*starts[1:], len(order)]
+    return pa.concat_tables([table.slice(int(order[s]), e - s) for s, e in zip(starts, ends, strict=True)])
+
+
 def _write_per_snapshot(
     con: ibis.BaseBackend, expr: Table, folder: Path, time_col: str, pool: Executor, ids: Table
 ) -> list[Future[None]]:
     """Write one file per snapshot in the background; the caller waits on the returned futures.
 
-    Rows are sorted by snapshot, then customer, in DuckDB: by the customer's number (`ids`, in
-    customer_id order, so the same order), since comparing integers instead of id strings makes
-    the sort ~40% cheaper. They arrive sorted in memory (no whole-table Parquet round trip), so
-    each snapshot is a zero-copy slice of one contiguous run. Parquet encoding is single-threaded
-    per file: files are written side by side, and while DuckDB computes the next table.
+    Rows go in order of snapshot, then customer: by the customer's number (`ids`, in customer_id
+    order, so the same order), since integers sort faster than id strings, and by slicing the
+    sorted blocks the query returns (`in_key_order`) rather than sorting in DuckDB. Each snapshot
+    is then a zero-copy slice of the table. Parquet encoding is single-threaded per file: files
+    are written side by side, and while DuckDB computes the next table.
     """
-    numbered = expr.join(ids, "customer_id")
-    table = con.to_pyarrow(numbered.order_by([time_col, "cid"])).drop_columns(["cid"])
+    table = in_key_order(con.to_pyarrow(expr.join(ids, "customer_id")), time_col).drop_columns(["cid"])
     keys = [time_col, "customer_id"]
     folder.mkdir(parents=True, exist_ok=True)
     runs = pc.run_end_encode(table[time_col].combine_chunks())
@@ -230,8 +254,10 @@ def _compute(
     on_step: Callable[[str], None],
 ) -> None:
     out_dir = settings.paths.features
-    grid = stash(known_grid(src.customers, snapshot_table(todo, "as_of")), "grid")
-    ids = stash(customer_numbers(grid), "ids")
+    ids = stash(customer_numbers(src.customers), "ids")
+    # Numbered and sorted, so that the tables written come out of DuckDB in sorted blocks (`in_key_order`).
+    known = known_grid(src.customers, snapshot_table(todo, "as_of")).join(ids, "customer_id")
+    grid = stash(known.order_by(["as_of", "cid"]), "grid")
     on_step("stages")
     facts, reads = _facts(src, grid, ids, todo, settings, stash)
     kept = sorted(stages_path(out_dir).glob("*.parquet"))  # stages of the snapshots not recomputed
@@ -267,7 +293,7 @@ def build_features(
     """
     out_dir = settings.paths.features
     out_dir.mkdir(parents=True, exist_ok=True)
-    con = connect()
+    con = connect(written_join_sides=True)
     stash = table_stash(con)
     src = open_tables(con, clean_dir)
     # DuckDB scans a Parquet file one row group per thread: the transactions file is often one

@@ -31,13 +31,19 @@ class SourceTables:
         return t.filter(t.amount > 0).group_by(["customer_id", "ts"]).aggregate(amount=t.amount.sum())
 
 
-def connect() -> ibis.BaseBackend:
-    """A fresh in-process DuckDB connection (the embedded default engine), calendar in UTC."""
+def connect(written_join_sides: bool = False) -> ibis.BaseBackend:
+    """A fresh in-process DuckDB connection (the embedded default engine), calendar in UTC.
+
+    With `written_join_sides`, every hash join builds on its right side as written, so a left
+    side's order survives in runs (see `features.build.in_key_order`); the queries must then be
+    written with the smaller side on the right, as the feature build's are.
+    """
     con = ibis.duckdb.connect()
     con.raw_sql("SET TimeZone = 'UTC'")  # day boundaries are UTC whatever the machine's zone
     # Pushing partial aggregates below the bucket -> as-of joins only re-groups rows that are
     # already one per (customer, bucket), then combines aggregate states: about 40% slower here.
-    con.raw_sql("SET disabled_optimizers = 'partial_aggregate_pushdown'")
+    disabled = ["partial_aggregate_pushdown", *(["build_side_probe_side"] if written_join_sides else [])]
+    con.raw_sql(f"SET disabled_optimizers = '{','.join(disabled)}'")
     return con
 
 

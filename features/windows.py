@@ -427,6 +427,7 @@ def window_facts(
     columns). Bucket rows get a small integer customer number: grouping and joining millions of
     rows on it is cheaper than on the id string. Stash a large grid first: with its exact size
     known, DuckDB builds each join's hash table on the narrow part, not on the ever wider grid.
+    A grid that already carries the numbers (`cid`, from `ids`) is used as it is.
     """
     ids = ids if ids is not None else stash(customer_numbers(grid), "ids")
     plan = plan.stashed(stash)
@@ -439,7 +440,8 @@ def window_facts(
         parts += over_windows(keyed, plan, partials.columns, "cid", partials.zero, partials.stretches, slots)
     parts += [part.join(ids, "customer_id").drop("customer_id") for part in extra]
     zero = tuple(name for _, partials in sources for name in partials.zero)
-    return Facts(grid.join(ids, "customer_id"), tuple(parts), zero)
+    numbered = grid if "cid" in grid.columns else grid.join(ids, "customer_id")
+    return Facts(numbered, tuple(parts), zero)
 
 
 def outputs(partials: Partials) -> set[str]:

@@ -45,6 +45,8 @@ def test_tables_match_the_catalog(settings: Settings, small_tables, tmp_path: Pa
         ]
         assert str(out[family][TIMESTAMP].dtype) == "datetime64[us, UTC]"
         assert not out[family].duplicated(["customer_id", TIMESTAMP]).any()
+        in_order = out[family].sort_values([TIMESTAMP, "customer_id"], ignore_index=True)
+        assert out[family][["customer_id", TIMESTAMP]].equals(in_order[["customer_id", TIMESTAMP]])
     manifest = read_manifest(settings.paths.features)
     assert out["behavioural"][TIMESTAMP].max() == manifest.snapshots[-1] == manifest.end
 
