@@ -24,6 +24,7 @@ from features.catalog import EVENT_COUNTS, EVENT_RECENCY, count_name, recency_na
 from features.windows import (
     ALL_HISTORY,
     KEYS,
+    NUMBER,
     Agg,
     Kinds,
     Partials,
@@ -33,6 +34,7 @@ from features.windows import (
     days_since,
     epoch_day,
     event_rows,
+    keys,
     maxed,
     no_stash,
     summed,
@@ -118,17 +120,19 @@ def _stage_history(stages: Table) -> Table:
     """Current stage, days in it and the number of changes, from the stages at past snapshots.
 
     A run starts at a change (or at the first snapshot); the newest start so far is the start
-    of the current run, so one ordered window serves all three.
+    of the current run, so one ordered window serves all three. Partitioned by the customer
+    number where the stages carry it (cheaper than by the id string).
     """
-    w = ibis.window(group_by="customer_id", order_by="as_of")
+    customer = NUMBER if NUMBER in stages.columns else "customer_id"
+    w = ibis.window(group_by=customer, order_by="as_of")
     prev = stages.stage.lag().over(w)
     changed = (stages.stage != prev).fill_null(False)
     starts = (changed | prev.isnull()).ifelse(stages.as_of, ibis.null(stages.as_of.type()))
     runs = stages.mutate(changed=changed.cast("int64"), starts=starts)
-    cum = ibis.cumulative_window(group_by="customer_id", order_by="as_of")
+    cum = ibis.cumulative_window(group_by=customer, order_by="as_of")
     runs = runs.mutate(stage_changes=runs.changed.sum().over(cum), run_start=runs.starts.max().over(cum))
     return runs.select(
-        *KEYS,
+        *keys(runs),
         current_stage=runs.stage,
         days_in_stage=days_since(epoch_day(runs.as_of), epoch_day(runs.run_start)),
         stage_changes=runs.stage_changes.cast("float64"),
@@ -137,7 +141,11 @@ def _stage_history(stages: Table) -> Table:
 
 def behavioural_from(facts: Table, stages: Table) -> Table:
     """Behavioural features from the on-grid window aggregates of `event_partials` and the stages."""
-    return facts.select(*KEYS, **_event_features(facts)).join(_stage_history(stages), KEYS)
+    features = facts.select(*keys(facts), **_event_features(facts))
+    history = _stage_history(stages)
+    if NUMBER in features.columns and NUMBER in history.columns:  # join on integers, not id strings
+        return features.join(history.drop("customer_id"), [NUMBER, "as_of"])
+    return features.join(history, KEYS)
 
 
 def behavioural_features(

@@ -29,7 +29,16 @@ from features.stages import order_partials as stage_orders
 from features.tables import SourceTables, connect, open_tables, snapshot_table
 from features.transactional import WINDOWS, line_source, order_rows, transactional_from
 from features.transactional import order_partials as transactional_orders
-from features.windows import Facts, Plan, Stash, customer_numbers, event_rows, outputs, window_facts
+from features.windows import (
+    NUMBER,
+    Facts,
+    Plan,
+    Stash,
+    customer_numbers,
+    event_rows,
+    outputs,
+    window_facts,
+)
 
 log = logging.getLogger(__name__)
 TIMESTAMP = "event_timestamp"
@@ -126,7 +135,7 @@ def _write_file(part: pa.Table, target: Path, keys: list[str]) -> None:
     tmp.replace(target)
 
 
-def in_key_order(table: pa.Table, time_col: str, key: str = "cid") -> pa.Table:
+def in_key_order(table: pa.Table, time_col: str, key: str = NUMBER) -> pa.Table:
     """`table` sorted by (`time_col`, `key`), as slices of it where rows arrive in sorted blocks.
 
     With the join sides as written (`connect(written_join_sides=True)`), a query over the sorted
@@ -160,7 +169,8 @@ def _write_per_snapshot(
     is then a zero-copy slice of the table. Parquet encoding is single-threaded per file: files
     are written side by side, and while DuckDB computes the next table.
     """
-    table = in_key_order(con.to_pyarrow(expr.join(ids, "customer_id")), time_col).drop_columns(["cid"])
+    numbered = expr if NUMBER in expr.columns else expr.join(ids, "customer_id")
+    table = in_key_order(con.to_pyarrow(numbered), time_col).drop_columns([NUMBER])
     keys = [time_col, "customer_id"]
     folder.mkdir(parents=True, exist_ok=True)
     runs = pc.run_end_encode(table[time_col].combine_chunks())
@@ -242,6 +252,7 @@ def _stage_columns(stages: Table) -> Table:
         customer_id=stages.customer_id.cast("string"),
         as_of=stages.as_of.cast("timestamp('UTC')"),
         stage=stages.stage.cast("string"),
+        cid=stages[NUMBER].cast("int32"),
     )
 
 
@@ -257,7 +268,7 @@ def _compute(
     ids = stash(customer_numbers(src.customers), "ids")
     # Numbered and sorted, so that the tables written come out of DuckDB in sorted blocks (`in_key_order`).
     known = known_grid(src.customers, snapshot_table(todo, "as_of")).join(ids, "customer_id")
-    grid = stash(known.order_by(["as_of", "cid"]), "grid")
+    grid = stash(known.order_by(["as_of", NUMBER]), "grid")
     on_step("stages")
     facts, reads = _facts(src, grid, ids, todo, settings, stash)
     kept = sorted(stages_path(out_dir).glob("*.parquet"))  # stages of the snapshots not recomputed
@@ -265,7 +276,8 @@ def _compute(
     stages_new = stash(_stage_columns(staged), "stages")
     stages = _stage_columns(stages_new)  # the stash reads its types back with a precision
     if kept:
-        stages = stages.union(_stage_columns(con.read_parquet([str(f) for f in kept], table_name="kept")))
+        old = con.read_parquet([str(f) for f in kept], table_name="kept").join(ids, "customer_id")
+        stages = stages.union(_stage_columns(old))
     with ThreadPoolExecutor(max_workers=2) as pool:
         writes = _write_per_snapshot(con, stages_new, stages_path(out_dir), "as_of", pool, ids)
         names = catalog(settings.demographics)
@@ -275,7 +287,7 @@ def _compute(
                 f.name: expr[f.name].cast("string" if f.kind == "categorical" else "float64")
                 for f in names[family]
             }
-            ordered = expr.select("customer_id", **{TIMESTAMP: expr.as_of}, **typed)
+            ordered = expr.select("customer_id", **{TIMESTAMP: expr.as_of}, **typed, cid=expr[NUMBER])
             writes += _write_per_snapshot(con, ordered, feature_path(out_dir, family), TIMESTAMP, pool, ids)
         for done in writes:
             done.result()

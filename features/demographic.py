@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from ibis.expr.types import Table
 
 from features.config import Demographic
-from features.windows import KEYS, days_since, epoch_day
+from features.windows import days_since, epoch_day, keys
 
 
 def demographic_features(grid: Table, customers: Table, declared: Sequence[Demographic]) -> Table:
     """Declared attributes (numeric as float, categorical as string) and days since first contact."""
     j = grid.join(customers, "customer_id")
     attrs = {d.name: j[d.name].cast("float64" if d.kind == "numeric" else "string") for d in declared}
-    return j.select(*KEYS, **attrs, tenure_days=days_since(epoch_day(j.as_of), epoch_day(j.created_at)))
+    return j.select(*keys(grid), **attrs, tenure_days=days_since(epoch_day(j.as_of), epoch_day(j.created_at)))

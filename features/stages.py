@@ -11,13 +11,13 @@ from ibis.expr.types import Table
 from features.config import StageRules
 from features.windows import (
     ALL_HISTORY,
-    KEYS,
     Kinds,
     Partials,
     Plan,
     Stash,
     epoch_day,
     event_rows,
+    keys,
     maxed,
     no_stash,
     summed,
@@ -63,7 +63,7 @@ def crm_override(staged: Table, history: Table) -> Table:
     """The CRM's newest stage strictly before as_of replaces the rule's stage, where there is one."""
     h = history.select("customer_id", crm_ts=history.ts, crm_stage=history.stage)
     j = staged.asof_join(h, on=staged.as_of > h.crm_ts, predicates="customer_id")
-    return j.select(*KEYS, stage=ibis.coalesce(j.crm_stage, j.stage))
+    return j.select(*keys(staged), stage=ibis.coalesce(j.crm_stage, j.stage))
 
 
 def stage_from(facts: Table, rules: StageRules, history: Table | None = None) -> Table:
@@ -81,7 +81,7 @@ def stage_from(facts: Table, rules: StageRules, history: Table | None = None) ->
         (facts.n_orders >= 2, "retention"),
         else_="purchase",
     )
-    staged = facts.select(*KEYS, stage=stage)
+    staged = facts.select(*keys(facts), stage=stage)
     return staged if history is None else crm_override(staged, history)
 
 

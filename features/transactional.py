@@ -24,7 +24,6 @@ from ibis.expr.types import Table
 from features.catalog import PURCHASE_WINDOWS
 from features.windows import (
     ALL_HISTORY,
-    KEYS,
     US_PER_DAY,
     Partials,
     Plan,
@@ -33,6 +32,7 @@ from features.windows import (
     days_since,
     epoch_day,
     epoch_us,
+    keys,
     maxed,
     minned,
     no_stash,
@@ -178,7 +178,7 @@ def _features(a: Table, has_categories: bool) -> dict[str, ibis.Value]:
 
 def transactional_from(facts: Table, has_categories: bool) -> Table:
     """Transactional features from the on-grid window aggregates of orders, lines and categories."""
-    return facts.select(*KEYS, **_features(facts, has_categories))
+    return facts.select(*keys(facts), **_features(facts, has_categories))
 
 
 def transactional_features(

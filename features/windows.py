@@ -31,6 +31,7 @@ import pandas as pd
 from ibis.expr.types import Table
 
 KEYS = ["customer_id", "as_of"]
+NUMBER = "cid"  # a small integer per customer, in customer_id order (`customer_numbers`)
 EPOCH = pd.Timestamp("1970-01-01", tz="UTC")
 ALL_HISTORY = -1  # the "window" of everything before the as-of date
 HISTORY_DAYS = 36_500  # all-history aggregates reach back a century before the first window edge
@@ -83,6 +84,11 @@ def epoch_us(ts: ibis.Value) -> ibis.Value:
 @ibis.udf.scalar.builtin(signature=((dt.int64,), dt.int64))
 def bit_count(mask: ibis.Value) -> ibis.Value:
     """The number of set bits (DuckDB and Spark builtin)."""
+
+
+def keys(table: Table) -> list[str]:
+    """A row's keys: customer and as-of date, and the customer number where the table carries it."""
+    return [*KEYS, NUMBER] if NUMBER in table.columns else KEYS
 
 
 def epoch_day(ts: ibis.Value) -> ibis.Value:
@@ -399,6 +405,7 @@ class Facts:
     grid: Table  # (customer_id, as_of, cid)
     parts: tuple[Table, ...]
     zero: tuple[str, ...]
+    numbered: bool = False  # whether `on_grid` keeps cid (the caller's grid carried it)
 
     def shared(self, columns: Collection[str], stash: Stash) -> Facts:
         """The same, with the parts holding any of `columns` stashed once for their several readers."""
@@ -409,7 +416,8 @@ class Facts:
         """The grid with every part holding any of `columns` (all parts when None)."""
         chosen = [p for p in self.parts if columns is None or set(p.columns) & set(columns)]
         held = {c for p in chosen for c in p.columns}
-        return on_grid(self.grid, chosen, zero=[z for z in self.zero if z in held], key="cid").drop("cid")
+        out = on_grid(self.grid, chosen, zero=[z for z in self.zero if z in held], key=NUMBER)
+        return out if self.numbered else out.drop(NUMBER)
 
 
 def window_facts(
@@ -427,7 +435,8 @@ def window_facts(
     columns). Bucket rows get a small integer customer number: grouping and joining millions of
     rows on it is cheaper than on the id string. Stash a large grid first: with its exact size
     known, DuckDB builds each join's hash table on the narrow part, not on the ever wider grid.
-    A grid that already carries the numbers (`cid`, from `ids`) is used as it is.
+    A grid that already carries the numbers (`cid`, from `ids`) is used as it is, and the
+    tables put on it keep them.
     """
     ids = ids if ids is not None else stash(customer_numbers(grid), "ids")
     plan = plan.stashed(stash)
@@ -440,8 +449,9 @@ def window_facts(
         parts += over_windows(keyed, plan, partials.columns, "cid", partials.zero, partials.stretches, slots)
     parts += [part.join(ids, "customer_id").drop("customer_id") for part in extra]
     zero = tuple(name for _, partials in sources for name in partials.zero)
-    numbered = grid if "cid" in grid.columns else grid.join(ids, "customer_id")
-    return Facts(numbered, tuple(parts), zero)
+    if NUMBER in grid.columns:
+        return Facts(grid, tuple(parts), zero, numbered=True)
+    return Facts(grid.join(ids, "customer_id"), tuple(parts), zero)
 
 
 def outputs(partials: Partials) -> set[str]:
