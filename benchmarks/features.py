@@ -2,14 +2,20 @@
 
 One run prepares one dataset (default 100k customers, ~10M events, ~1M transactions, the newest
 12 monthly snapshots), then runs each contender in its own process so that peak memory (max RSS)
-belongs to that contender alone. Reproduce with `python -m benchmarks.features` (or `make bench`).
+belongs to that contender alone. Each pair of contenders runs `--repeats` rounds, interleaved
+(Ibis, oracle, Ibis, oracle, ...; every Ibis run a full build into an empty folder): the report
+gives each contender's median and the median of the per-round ratios, since single runs move by
+10-15% on a shared machine. Reproduce with `python -m benchmarks.features` (or `make bench`).
+
+Example: `python -m benchmarks.features --customers 20000 --parts ibis,oracle --repeats 1`
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
+import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -18,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchmarks.child import run_child
+from benchmarks.child import peak_mb, run_child
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "features.json"
@@ -56,6 +62,7 @@ def run_ibis(folder: Path) -> dict[str, Any]:
     from features.build import build_features, feature_path
 
     settings = settings_for(folder)
+    shutil.rmtree(settings.paths.features, ignore_errors=True)  # a full build, not an incremental one
     manifest = build_features(folder / "clean", settings)
     rows = len(pd.read_parquet(feature_path(settings.paths.features, "demographic"), columns=["customer_id"]))
     return {"snapshots": len(manifest.snapshots), "rows": rows}
@@ -139,7 +146,7 @@ def child(part: str, folder: Path) -> None:
     start = time.perf_counter()
     result = PARTS[part](folder)
     result["wall_s"] = time.perf_counter() - start
-    result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["peak_mb"] = peak_mb()
     print(json.dumps(result))
 
 
@@ -147,18 +154,56 @@ def measure(part: str, folder: Path, timeout_s: float) -> dict[str, Any]:
     return run_child("benchmarks.features", ["--child", part, "--folder", str(folder)], timeout_s)
 
 
+PAIRS = (
+    ("oracle / ibis wall", "oracle", "ibis", "wall_s"),
+    ("feast / asof retrieval", "feast", "asof", "retrieval_s"),
+)
+
+
+def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per key, the median over the runs that succeeded (the first error if none did)."""
+    ok = [r for r in runs if "error" not in r]
+    if not ok:
+        return runs[0]
+    out = {}
+    for key in (k for k, v in ok[0].items() if isinstance(v, int | float)):
+        values = [r[key] for r in ok]
+        out[key] = values[0] if len(set(values)) == 1 else statistics.median(values)  # counts stay ints
+    return out
+
+
+def ratios(runs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Per pair of contenders, the ratio of each round (run i of one over run i of the other), and
+    their median."""
+    out = {}
+    for label, a, b, key in PAIRS:
+        pairs = zip(runs.get(a, []), runs.get(b, []), strict=False)
+        per_round = [x[key] / y[key] for x, y in pairs if key in x and key in y]
+        if per_round:
+            out[label] = {"rounds": per_round, "median": statistics.median(per_round)}
+    return out
+
+
+def run_rounds(
+    parts: list[str], folder: Path, repeats: int, timeout_s: float
+) -> dict[str, list[dict[str, Any]]]:
+    """`repeats` interleaved rounds of the chosen parts, in the order given (the oracle reads the
+    snapshot grid of an Ibis build, Feast and the ASOF join read its files)."""
+    runs: dict[str, list[dict[str, Any]]] = {p: [] for p in parts}
+    for _ in range(repeats):
+        for part in parts:
+            runs[part].append(measure(part, folder, timeout_s))
+    return runs
+
+
 def report(result: dict[str, Any]) -> str:
-    parts = result["parts"]
-    lines = [f"dataset: {result['dataset']}"]
-    for name, r in parts.items():
+    lines = [f"dataset: {result['dataset']}", f"medians of {result['repeats']} interleaved round(s):"]
+    for name, r in result["parts"].items():
         shown = ", ".join(f"{k} {v:,.1f}" if isinstance(v, float) else f"{k} {v}" for k, v in r.items())
         lines.append(f"  {name:<7} {shown}")
-    for label, a, b, key in (
-        ("oracle / ibis wall", "oracle", "ibis", "wall_s"),
-        ("feast / asof retrieval", "feast", "asof", "retrieval_s"),
-    ):
-        if key in parts.get(a, {}) and key in parts.get(b, {}):
-            lines.append(f"  {label}: {parts[a][key] / parts[b][key]:.2f}x")
+    for label, r in result["ratios"].items():
+        rounds = ", ".join(f"{x:.2f}" for x in r["rounds"])
+        lines.append(f"  {label}: {r['median']:.2f}x (rounds: {rounds})")
     return "\n".join(lines)
 
 
@@ -167,6 +212,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--parts", default="ibis,oracle,feast,asof")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds per contender")
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--child", choices=sorted(PARTS))
     parser.add_argument("--folder", type=Path)
@@ -177,10 +223,13 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="journey-bench-") as tmp:
         folder = Path(tmp)
         dataset = prepare(folder, args.customers, args.seed)
-        parts = {p: measure(p, folder, args.timeout) for p in args.parts.split(",")}
+        runs = run_rounds(args.parts.split(","), folder, args.repeats, args.timeout)
     result = {
         "dataset": dataset,
-        "parts": parts,
+        "repeats": args.repeats,
+        "parts": {name: median_of(r) for name, r in runs.items()},
+        "ratios": ratios(runs),
+        "runs": runs,
         "command": "python -m benchmarks.features " + " ".join(argv or []),
     }
     print(report(result))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from benchmarks.child import peak_mb
 from features.synthetic import generate_tables
 
 RESULTS = Path(__file__).resolve().parent / "results" / "generate.json"
@@ -41,7 +41,7 @@ def run(n_customers: int, seed: int) -> dict[str, Any]:
         "transactions_per_customer": round(rows["transactions"] / n_customers, 2),
         "reference_sort_seconds": round(reference, 3),
         "ratio_to_reference": round(wall / reference, 2),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "peak_rss_mb": round(peak_mb()),
     }
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import sys
 import tempfile
 import time
@@ -24,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmarks.child import run_child
+from benchmarks.child import peak_mb, run_child
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "targets.json"
@@ -86,7 +85,7 @@ def child(workdir: Path, customers: int, top: int, seed: int) -> None:
     start = time.perf_counter()
     table = explain(scorer, feats, ranking, settings, None)
     reasons_s = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_mb()
     start = time.perf_counter()
     scorer.churn_probability(feats)
     score_s = time.perf_counter() - start

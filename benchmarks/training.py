@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.child import run_child
+from benchmarks.child import peak_mb, run_child
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "training.json"
@@ -68,7 +67,7 @@ def child(task: str, folder: Path, full: bool) -> None:
         "phases_s": result.seconds,
         "wall_s": time.perf_counter() - start,
         "best_iteration": result.best_iteration,
-        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_mb": peak_mb(),
         "headline": {k: result.metrics[k] for k in ("roc_auc", "macro_f1") if k in result.metrics},
         "grade": result.grade.letter,
         "schedule": "full (every row, base parameters)" if full else "default (large_data)",
