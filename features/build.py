@@ -142,8 +142,9 @@ def in_key_order(table: pa.Table, time_col: str, key: str = NUMBER) -> pa.Table:
     grid returns its rows in sorted blocks: DuckDB hands row ranges of the grid to threads and
     each join keeps the order within a range. The order is found by a stable argsort (a merge
     of the few presorted runs, milliseconds), and realised by slicing the blocks without copying
-    a value: about a second of CPU less than DuckDB's ORDER BY at 100k customers. Rows in any
-    other order are taken in the sorted order (a copy): the result never depends on DuckDB's.
+    a value (DuckDB's ORDER BY had cost the behavioural table ~1.2 of its 4.8 CPU-seconds at
+    100k customers). Rows in any other order are taken in sorted order (a copy): the result
+    never depends on the order DuckDB returns.
     """
     if table.num_rows == 0:
         return table

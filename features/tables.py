@@ -35,7 +35,7 @@ def connect(written_join_sides: bool = False) -> ibis.BaseBackend:
     """A fresh in-process DuckDB connection (the embedded default engine), calendar in UTC.
 
     With `written_join_sides`, every hash join builds on its right side as written, so a left
-    side's order survives in runs (see `features.build.in_key_order`); the queries must then be
+    side's order survives in blocks (see `features.build.in_key_order`); the queries must then be
     written with the smaller side on the right, as the feature build's are.
     """
     con = ibis.duckdb.connect()
