@@ -1,9 +1,10 @@
 """Feature-pipeline benchmark: Ibis/DuckDB vs the pandas oracle; Feast retrieval vs a direct ASOF join.
 
 One run prepares one dataset (default 100k customers, ~10M events, ~1M transactions, the newest
-12 monthly snapshots), then runs each contender in its own process so that peak memory (max RSS)
-belongs to that contender alone. Each pair of contenders runs `--repeats` rounds, interleaved
-(Ibis, oracle, Ibis, oracle, ...; every Ibis run a full build into an empty folder): the report
+12 monthly snapshots), then runs each contender in its own process so that peak memory (VmHWM,
+`benchmarks.child.peak_mb`) belongs to that contender alone. Each pair of contenders runs
+`--repeats` rounds, interleaved (Ibis, oracle, Ibis, oracle, ...; every Ibis run a full build
+into an empty folder): the report
 gives each contender's median and the median of the per-round ratios, since single runs move by
 10-15% on a shared machine. Reproduce with `python -m benchmarks.features` (or `make bench`).
 
@@ -212,11 +213,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--parts", default="ibis,oracle,feast,asof")
-    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds per contender")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds per contender (>= 1)")
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--child", choices=sorted(PARTS))
     parser.add_argument("--folder", type=Path)
     args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
     if args.child:
         child(args.child, args.folder)
         return
