@@ -161,19 +161,27 @@ def in_key_order(table: pa.Table, time_col: str, key: str = NUMBER) -> pa.Table:
 
 def _write_per_snapshot(
     con: ibis.BaseBackend, expr: Table, folder: Path, time_col: str, pool: Executor, ids: Table
-) -> list[Future[None]]:
-    """Write one file per snapshot in the background; the caller waits on the returned futures.
+) -> Future[list[Future[None]]]:
+    """Write one file per snapshot in the background; the caller waits on the returned future's
+    futures.
 
     Rows go in order of snapshot, then customer: by the customer's number (`ids`, in customer_id
     order, so the same order), since integers sort faster than id strings, and by slicing the
     sorted blocks the query returns (`in_key_order`) rather than sorting in DuckDB. Each snapshot
-    is then a zero-copy slice of the table. Parquet encoding is single-threaded per file: files
-    are written side by side, and while DuckDB computes the next table.
+    is then a zero-copy slice of the table. Only the query runs here: ordering and Parquet
+    encoding (single-threaded per file, so files are written side by side) run in `pool` while
+    DuckDB computes the next table.
     """
     numbered = expr if NUMBER in expr.columns else expr.join(ids, "customer_id")
-    table = in_key_order(con.to_pyarrow(numbered), time_col).drop_columns([NUMBER])
-    keys = [time_col, "customer_id"]
+    table = con.to_pyarrow(numbered)
     folder.mkdir(parents=True, exist_ok=True)
+    return pool.submit(_split_and_write, table, folder, time_col, pool)
+
+
+def _split_and_write(table: pa.Table, folder: Path, time_col: str, pool: Executor) -> list[Future[None]]:
+    """Put the rows in key order and submit one file write per snapshot to `pool`."""
+    table = in_key_order(table, time_col).drop_columns([NUMBER])
+    keys = [time_col, "customer_id"]
     runs = pc.run_end_encode(table[time_col].combine_chunks())
     ends = runs.run_ends.to_pylist()
     return [
@@ -280,7 +288,7 @@ def _compute(
         old = con.read_parquet([str(f) for f in kept], table_name="kept").join(ids, "customer_id")
         stages = stages.union(_stage_columns(old))
     with ThreadPoolExecutor(max_workers=2) as pool:
-        writes = _write_per_snapshot(con, stages_new, stages_path(out_dir), "as_of", pool, ids)
+        writes = [_write_per_snapshot(con, stages_new, stages_path(out_dir), "as_of", pool, ids)]
         names = catalog(settings.demographics)
         for family, expr in _family_exprs(src, grid, facts, reads, stages, settings).items():
             on_step(family)
@@ -289,9 +297,11 @@ def _compute(
                 for f in names[family]
             }
             ordered = expr.select("customer_id", **{TIMESTAMP: expr.as_of}, **typed, cid=expr[NUMBER])
-            writes += _write_per_snapshot(con, ordered, feature_path(out_dir, family), TIMESTAMP, pool, ids)
-        for done in writes:
-            done.result()
+            target = feature_path(out_dir, family)
+            writes.append(_write_per_snapshot(con, ordered, target, TIMESTAMP, pool, ids))
+        for files in writes:  # every table ordered and its writes submitted before the pool shuts
+            for done in files.result():
+                done.result()
 
 
 def build_features(

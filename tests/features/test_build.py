@@ -91,3 +91,23 @@ def test_a_crm_stage_history_table_drives_current_stage(settings: Settings, smal
     assert (rows["current_stage"] == "advocacy").all()
     others = out["behavioural"][out["behavioural"]["customer_id"] != customer]
     assert others["current_stage"].nunique() > 1
+
+
+def test_a_failed_file_write_fails_the_build_and_leaves_no_manifest(
+    settings: Settings, small_tables, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Files are ordered and written in a pool: an error there must reach the caller, and the
+    manifest (which says what the build covered) must not be written."""
+    import features.build as build
+
+    real_write = build._write_file
+
+    def failing(part, target: Path, keys):
+        if target.parent.name == "transactional.parquet":
+            raise OSError("disk full")
+        real_write(part, target, keys)
+
+    monkeypatch.setattr(build, "_write_file", failing)
+    with pytest.raises(OSError, match="disk full"):
+        built(settings, small_tables, tmp_path / "clean")
+    assert not build.manifest_path(settings.paths.features).exists()
