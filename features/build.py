@@ -160,20 +160,19 @@ def in_key_order(table: pa.Table, time_col: str, key: str = NUMBER) -> pa.Table:
 
 
 def _write_per_snapshot(
-    con: ibis.BaseBackend, expr: Table, folder: Path, time_col: str, pool: Executor, ids: Table
+    con: ibis.BaseBackend, expr: Table, folder: Path, time_col: str, pool: Executor
 ) -> Future[list[Future[None]]]:
     """Write one file per snapshot in the background; the caller waits on the returned future's
     futures.
 
-    Rows go in order of snapshot, then customer: by the customer's number (`ids`, in customer_id
-    order, so the same order), since integers sort faster than id strings, and by slicing the
-    sorted blocks the query returns (`in_key_order`) rather than sorting in DuckDB. Each snapshot
-    is then a zero-copy slice of the table. Only the query runs here: ordering and Parquet
+    Rows go in order of snapshot, then customer: by the customer number `expr` carries (`cid`,
+    in customer_id order, so the same order), since integers sort faster than id strings, and by
+    slicing the sorted blocks the query returns (`in_key_order`) rather than sorting in DuckDB.
+    Each snapshot is then a zero-copy slice of the table. Only the query runs here: ordering and Parquet
     encoding (single-threaded per file, so files are written side by side) run in `pool` while
     DuckDB computes the next table.
     """
-    numbered = expr if NUMBER in expr.columns else expr.join(ids, "customer_id")
-    table = con.to_pyarrow(numbered)
+    table = con.to_pyarrow(expr)
     folder.mkdir(parents=True, exist_ok=True)
     return pool.submit(_split_and_write, table, folder, time_col, pool)
 
@@ -288,7 +287,7 @@ def _compute(
         old = con.read_parquet([str(f) for f in kept], table_name="kept").join(ids, "customer_id")
         stages = stages.union(_stage_columns(old))
     with ThreadPoolExecutor(max_workers=2) as pool:
-        writes = [_write_per_snapshot(con, stages_new, stages_path(out_dir), "as_of", pool, ids)]
+        writes = [_write_per_snapshot(con, stages_new, stages_path(out_dir), "as_of", pool)]
         names = catalog(settings.demographics)
         for family, expr in _family_exprs(src, grid, facts, reads, stages, settings).items():
             on_step(family)
@@ -298,7 +297,7 @@ def _compute(
             }
             ordered = expr.select("customer_id", **{TIMESTAMP: expr.as_of}, **typed, cid=expr[NUMBER])
             target = feature_path(out_dir, family)
-            writes.append(_write_per_snapshot(con, ordered, target, TIMESTAMP, pool, ids))
+            writes.append(_write_per_snapshot(con, ordered, target, TIMESTAMP, pool))
         for files in writes:  # every table ordered and its writes submitted before the pool shuts
             for done in files.result():
                 done.result()

@@ -444,9 +444,9 @@ def window_facts(
     for i, (rows, partials) in enumerate(sources):
         keyed = stash(_keyed(rows, plan, partials, ids, packed=True), f"buckets{i}")
         slots = partials.kinds.slots() if partials.kinds else {}
-        if partials.kinds and not fits(keyed, "cid"):
+        if partials.kinds and not fits(keyed, NUMBER):
             keyed, slots = stash(_keyed(rows, plan, partials, ids, packed=False), f"buckets{i}"), {}
-        parts += over_windows(keyed, plan, partials.columns, "cid", partials.zero, partials.stretches, slots)
+        parts += over_windows(keyed, plan, partials.columns, NUMBER, partials.zero, partials.stretches, slots)
     parts += [part.join(ids, "customer_id").drop("customer_id") for part in extra]
     zero = tuple(name for _, partials in sources for name in partials.zero)
     if NUMBER in grid.columns:
