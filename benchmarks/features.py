@@ -35,7 +35,7 @@ MIN_HISTORY_DAYS = 396
 
 
 def settings_for(folder: Path) -> Any:
-    from features.config import Snapshots, load_settings
+    from core.config import Snapshots, load_settings
 
     base = load_settings(REPO / "configs" / "journey.yaml").with_paths(workdir=folder / "work")
     return base.model_copy(update={"snapshots": Snapshots(min_history_days=MIN_HISTORY_DAYS)})
@@ -43,9 +43,9 @@ def settings_for(folder: Path) -> Any:
 
 def prepare(folder: Path, customers: int, seed: int) -> dict[str, Any]:
     """Generate and validate the dataset once; the contenders read the clean Parquet tables."""
-    from features.io import write_tables
-    from features.synthetic import generate_tables
-    from features.validate import validate_tables
+    from core.io import write_tables
+    from ingest.validate import validate_tables
+    from synthetic.generate import generate_tables
 
     tables = generate_tables(customers, seed)
     clean, _ = validate_tables(
@@ -73,8 +73,8 @@ def run_oracle(folder: Path) -> dict[str, Any]:
     sys.path.insert(0, str(REPO / "tests"))
     from oracle import oracle_features  # type: ignore[import-not-found]
 
+    from core.io import read_raw_tables
     from features.build import read_manifest
-    from features.io import read_raw_tables
 
     settings = settings_for(folder)
     snapshots = read_manifest(settings.paths.features).snapshots  # the grid the Ibis run used

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.child import peak_mb
-from features.synthetic import generate_tables
+from synthetic.generate import generate_tables
 
 RESULTS = Path(__file__).resolve().parent / "results" / "generate.json"
 
@@ -58,7 +58,7 @@ def report(result: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark, print the table and write the JSON result."""
-    parser = argparse.ArgumentParser(description="Time features.synthetic.generate_tables.")
+    parser = argparse.ArgumentParser(description="Time synthetic.generate.generate_tables.")
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS)

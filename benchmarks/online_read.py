@@ -36,9 +36,9 @@ def median_ms(fn: Callable[[list[str]], Any], batches: list[list[str]]) -> float
 
 
 def run(config: Path, sizes: list[int], repeats: int) -> dict[str, Any]:
-    from features.config import load_settings
+    from core.config import load_settings
     from features.store import open_store
-    from pipelines.batch import active, newest_features
+    from serving.batch import active, newest_features
     from serving.champions import Champions
     from serving.online import OnlineFeatures
     from serving.schemas import ScoreResponse

@@ -85,10 +85,10 @@ def prepare(folder: Path, customers: int, seed: int) -> tuple[Path, dict[str, An
     """Generate, validate, build features, materialize and train both models in `folder`."""
     import pandas as pd
 
-    from features.config import load_settings
-    from features.io import write_tables
-    from features.synthetic import generate_tables
-    from pipelines.steps import build, clean_dir, materialize, validate_data
+    from core.config import load_settings
+    from core.io import write_tables
+    from pipelines.steps import build, materialize, validate_data
+    from synthetic.generate import generate_tables
     from training.train import train_task
 
     config = write_config(folder, folder / "work", REPO / "configs" / "journey.yaml")
@@ -100,7 +100,7 @@ def prepare(folder: Path, customers: int, seed: int) -> tuple[Path, dict[str, An
     materialize(settings)
     for task in ("churn", "stage"):
         print(f"  training {task} ...", flush=True)
-        train_task(clean_dir(settings), settings, task)
+        train_task(settings.paths.clean, settings, task)
     seconds = round(time.perf_counter() - started, 1)
     return config, {"customers": customers, "seed": seed, "prepare_s": seconds}
 
@@ -125,9 +125,9 @@ class Payloads:
 
 
 def payloads(config: Path) -> Payloads:
-    from features.config import load_settings
-    from features.schema import CHURN_MODEL, STAGE_MODEL
-    from pipelines.batch import active, newest_features
+    from core.config import load_settings
+    from core.schema import CHURN_MODEL, STAGE_MODEL
+    from serving.batch import active, newest_features
     from serving.models import load_champion
     from serving.scoring import Scorer
 
@@ -219,7 +219,7 @@ class Server:
 @contextmanager
 def ours(config: Path, folder: Path, ready_timeout: float) -> Iterator[Server]:
     """`bentoml serve serving.service:JourneyService` as pipelines/service_process.py runs it."""
-    from features.config import load_settings
+    from core.config import load_settings
     from pipelines import service_process
 
     settings = load_settings(config)
@@ -242,8 +242,8 @@ def ours(config: Path, folder: Path, ready_timeout: float) -> Iterator[Server]:
 @contextmanager
 def mlflow_server(config: Path, folder: Path, ready_timeout: float) -> Iterator[Server]:
     """`mlflow models serve -m models:/churn@champion --env-manager local` with its defaults."""
-    from features.config import load_settings
-    from features.schema import CHAMPION, CHURN_MODEL
+    from core.config import load_settings
+    from core.schema import CHAMPION, CHURN_MODEL
     from pipelines import service_process
 
     settings = load_settings(config)

@@ -4,8 +4,8 @@ A small generated dataset is run end to end once (validate, features, Feast, bot
 get real champions and real feature rows; the newest active rows are then tiled to `--customers`
 with new ids and perturbed spend and recency, as if their features were already built. A child
 process loads the champions and times `journey targets`' own functions: scoring + value +
-ranking + selection without reasons (`pipelines.targets.rank`), then reasons and actions for the
-selected rows (`pipelines.targets.explain`), with its peak memory (max RSS). Reproduce with
+ranking + selection without reasons (`targeting.targets.rank`), then reasons and actions for the
+selected rows (`targeting.targets.explain`), with its peak memory (max RSS). Reproduce with
 `python -m benchmarks.targets` (or `make bench`); `--customers 100000` for a quicker run,
 `--workdir DIR` to use the champions of an existing workdir (their size sets the scoring time).
 """
@@ -32,7 +32,7 @@ MONEY = ("spend_90d", "spend_365d", "spend_total", "avg_order_value")
 
 
 def settings_for(workdir: Path) -> Any:
-    from features.config import load_settings
+    from core.config import load_settings
 
     return load_settings(REPO / "configs" / "journey.yaml").with_paths(
         workdir=workdir, outputs_dir=workdir / "outputs"
@@ -41,9 +41,9 @@ def settings_for(workdir: Path) -> Any:
 
 def prepare(workdir: Path, customers: int, seed: int) -> None:
     """A real trained workdir: generate, validate, build, materialize, train both models."""
-    from features.io import write_tables
-    from features.synthetic import generate_tables
-    from pipelines.steps import build, clean_dir, materialize, validate_data
+    from core.io import write_tables
+    from pipelines.steps import build, materialize, validate_data
+    from synthetic.generate import generate_tables
     from training.train import train_task
 
     settings = settings_for(workdir)
@@ -52,7 +52,7 @@ def prepare(workdir: Path, customers: int, seed: int) -> None:
     build(settings)
     materialize(settings)
     for task in ("churn", "stage"):
-        train_task(clean_dir(settings), settings, task)  # type: ignore[arg-type]
+        train_task(settings.paths.clean, settings, task)  # type: ignore[arg-type]
 
 
 def tile(feats: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
@@ -71,9 +71,9 @@ def tile(feats: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
 
 def child(workdir: Path, customers: int, top: int, seed: int) -> None:
     """Time ranking without reasons, then reasons for the selected rows; print JSON."""
-    from pipelines.batch import active, load_scorer, newest_features
-    from pipelines.targets import Request, explain, rank
-    from training.value import customer_value
+    from serving.batch import active, load_scorer, newest_features
+    from targeting.targets import Request, explain, rank
+    from targeting.value import customer_value
 
     settings = settings_for(workdir)
     scorer = load_scorer(settings)

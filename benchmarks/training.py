@@ -26,7 +26,7 @@ TASKS = ("churn", "stage")
 
 def settings_for(folder: Path, full: bool = False) -> Any:
     """The default config in `folder`; `full` turns the large-data schedule off (every row, base rates)."""
-    from features.config import LargeData, load_settings
+    from core.config import LargeData, load_settings
 
     settings = load_settings(REPO / "configs" / "journey.yaml").with_paths(workdir=folder / "work")
     if full:
@@ -37,9 +37,9 @@ def settings_for(folder: Path, full: bool = False) -> Any:
 
 def prepare(folder: Path, customers: int, seed: int) -> dict[str, Any]:
     """Generate, validate and build features once; both trainings read them."""
-    from features.io import write_tables
-    from features.synthetic import generate_tables
+    from core.io import write_tables
     from pipelines.steps import build, validate_data
+    from synthetic.generate import generate_tables
 
     settings = settings_for(folder)
     write_tables(generate_tables(customers, seed), settings.paths.data)
@@ -56,12 +56,11 @@ def prepare(folder: Path, customers: int, seed: int) -> dict[str, Any]:
 
 def child(task: str, folder: Path, full: bool) -> None:
     """Train one task and print its rows, phases, wall time and peak memory as JSON."""
-    from pipelines.steps import clean_dir
     from training.train import train_task
 
     settings = settings_for(folder, full)
     start = time.perf_counter()
-    result = train_task(clean_dir(settings), settings, task)  # type: ignore[arg-type]
+    result = train_task(settings.paths.clean, settings, task)  # type: ignore[arg-type]
     out = {
         "rows": result.rows,
         "phases_s": result.seconds,

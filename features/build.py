@@ -18,9 +18,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from ibis.expr.types import Table
 
+from core.config import Settings
 from features.behavioural import EVENT_WINDOWS, behavioural_from, event_partials, recency_partials
 from features.catalog import FAMILIES, Family, catalog
-from features.config import Settings
 from features.demographic import demographic_features
 from features.fingerprint import snapshot_fingerprints
 from features.snapshots import snapshot_dates

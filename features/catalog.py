@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from features.config import Demographic
+from core.config import Demographic
 
 Family = Literal["behavioural", "transactional", "demographic"]
 FAMILIES: tuple[Family, ...] = ("behavioural", "transactional", "demographic")

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from ibis.expr.types import Table
 
-from features.config import Demographic
+from core.config import Demographic
 from features.windows import days_since, epoch_day, keys
 
 

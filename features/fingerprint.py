@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from ibis.expr.types import Table
 
-from features.config import Settings
+from core.config import Settings
 from features.tables import SourceTables
 from features.windows import epoch_day, to_day
 

@@ -8,7 +8,7 @@ import ibis
 import pandas as pd
 from ibis.expr.types import Table
 
-from features.config import StageRules
+from core.config import StageRules
 from features.windows import (
     ALL_HISTORY,
     Kinds,

@@ -19,10 +19,10 @@ from feast.data_format import ParquetFormat
 from feast.repo_config import RepoConfig
 from feast.types import Float64, String
 
+from core.config import Settings
 from features import online_rows
 from features.build import TIMESTAMP, Manifest, feature_path, parquet_glob
 from features.catalog import FAMILIES, catalog
-from features.config import Settings
 
 log = logging.getLogger(__name__)
 

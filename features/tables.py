@@ -9,8 +9,8 @@ import ibis
 import pandas as pd
 from ibis.expr.types import Table
 
-from features.io import table_path
-from features.schema import TABLES
+from core.io import table_path
+from core.schema import TABLES
 
 
 @dataclass(frozen=True)

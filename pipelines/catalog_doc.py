@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from core.config import Demographic
 from features.catalog import catalog
-from features.config import Demographic
 
 HEADER = """# Feature catalog
 

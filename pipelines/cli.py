@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from features.config import DEFAULT_CONFIG, Settings, load_settings
+from core.config import DEFAULT_CONFIG, Settings, load_settings
 
 console = Console(soft_wrap=True)
 app = typer.Typer(
@@ -92,8 +92,8 @@ def _quiet_deprecations(show: Callable[..., None]) -> Callable[..., None]:
 @contextmanager
 def friendly_errors() -> Iterator[None]:
     """Known failures become one clear red line and exit code 1, not a stack trace."""
-    from features.validate import DataContractError
-    from pipelines.batch import NoActiveCustomers
+    from ingest.validate import DataContractError
+    from serving.batch import NoActiveCustomers
     from serving.models import ModelNotFound
     from training.evaluate import SingleClassError
     from training.promote import PromotionRefused
@@ -154,8 +154,8 @@ def generate(
 
     Example: journey generate --customers 20000 --seed 7 --out data/
     """
-    from features.io import write_tables
-    from features.synthetic import generate_tables
+    from core.io import write_tables
+    from synthetic.generate import generate_tables
 
     with friendly_errors():
         target = out or state.settings.paths.data
@@ -217,10 +217,10 @@ def features_build() -> None:
 
     Example: journey features build
     """
-    from pipelines.steps import build, clean_dir
+    from pipelines.steps import build
     from training.snapshot import is_snapshot_source
 
-    if is_snapshot_source(clean_dir(state.settings)):
+    if is_snapshot_source(state.settings.paths.clean):
         console.print(
             "single-snapshot source: there are no dated records to build snapshots from; its features "
             "(declared attributes and tenure at the label date) are computed by `journey train churn`"
@@ -275,7 +275,6 @@ def train(
 
     Example: journey train churn --tune 20
     """
-    from pipelines.steps import clean_dir
     from training.snapshot import is_snapshot_source
     from training.train import train_task
 
@@ -283,12 +282,12 @@ def train(
     with friendly_errors():
         if tune < 0:
             raise ValueError(f"--tune takes a number of trials >= 0, got {tune}")
-        if is_snapshot_source(clean_dir(state.settings)):
+        if is_snapshot_source(state.settings.paths.clean):
             _train_snapshot(task)
             return
         result = step(
             f"training the {task} model" + (f" ({tune} tuning trials)" if tune else ""),
-            lambda: train_task(clean_dir(state.settings), state.settings, kind, tune_trials=tune),
+            lambda: train_task(state.settings.paths.clean, state.settings, kind, tune_trials=tune),
         )
         role = (
             "champion (first version)"
@@ -345,14 +344,13 @@ def _metrics_table(task: str, m: dict[str, float]) -> Table:
 
 def _train_snapshot(task: str) -> None:
     """A single-snapshot source: churn by stratified cross-validation; no next-stage label."""
-    from pipelines.steps import clean_dir
     from training.snapshot import train_snapshot
 
     if task != "churn":
         raise ValueError("a single-snapshot source has no dated history: only `journey train churn` applies")
     result = step(
         "cross-validating churn on the snapshot",
-        lambda: train_snapshot(clean_dir(state.settings), state.settings),
+        lambda: train_snapshot(state.settings.paths.clean, state.settings),
     )
     m = result.metrics
     console.print(
@@ -377,7 +375,6 @@ def promote(
 
     Example: journey promote churn
     """
-    from pipelines.steps import clean_dir
     from training.promote import promote as run_promote
 
     kind = parse_task(task)
@@ -390,7 +387,7 @@ def promote(
         forced = reason if force else None
         r = step(
             f"comparing {task} challenger and champion",
-            lambda: run_promote(clean_dir(state.settings), state.settings, kind, forced),
+            lambda: run_promote(state.settings.paths.clean, state.settings, kind, forced),
         )
         console.print(
             f"  {r.name}: champion is now v{r.challenger[0]} ({r.metric} {r.challenger[1]:.4f}; "
@@ -441,7 +438,7 @@ def score() -> None:
 
     Example: journey score
     """
-    from pipelines.batch import score_all
+    from serving.batch import score_all
 
     with friendly_errors():
         scores, path = step("batch scoring", lambda: score_all(state.settings))
@@ -484,8 +481,8 @@ def targets(
 
     Example: journey targets --budget 500 --stage retention --where region=north --min-probability 0.3
     """
-    from pipelines.targeting import Filters, parse_where
-    from pipelines.targets import Request, build_targets
+    from targeting.select import Filters, parse_where
+    from targeting.targets import Request, build_targets
 
     with friendly_errors():
         filters = Filters(tuple(stage or ()), tuple(tier or ()), parse_where(where or []), min_probability)
@@ -527,9 +524,9 @@ def _print_targets(summary: dict[str, Any], paths: list[Path]) -> None:
 
 def run_pipeline(settings: Settings, as_of: pd.Timestamp | None, capacity: int) -> None:
     """validate -> features -> Feast -> train both -> score -> targets."""
-    from pipelines.batch import score_all
-    from pipelines.steps import build, clean_dir, materialize, validate_data
-    from pipelines.targets import Request, build_targets
+    from pipelines.steps import build, materialize, validate_data
+    from serving.batch import score_all
+    from targeting.targets import Request, build_targets
     from training.train import train_task
 
     report = step("validating input tables", lambda: validate_data(settings, as_of))
@@ -539,7 +536,7 @@ def run_pipeline(settings: Settings, as_of: pd.Timestamp | None, capacity: int) 
     step("feast apply + materialize the newest snapshot", lambda: materialize(settings))
     tasks: tuple[Literal["churn", "stage"], ...] = ("churn", "stage")
     for task in tasks:
-        result = step(f"training the {task} model", partial(train_task, clean_dir(settings), settings, task))
+        result = step(f"training the {task} model", partial(train_task, settings.paths.clean, settings, task))
         console.print(f"  {result.registered.name} v{result.registered.version}, {result.grade.sentence}")
         console.print(_metrics_table(task, result.metrics))
     step("batch scoring", lambda: score_all(settings))
@@ -548,7 +545,7 @@ def run_pipeline(settings: Settings, as_of: pd.Timestamp | None, capacity: int) 
         lambda: build_targets(settings, Request(capacity=capacity)),
     )
     _print_targets(listed.summary, listed.paths)
-    from pipelines.report import write_report
+    from targeting.report.data import write_report
 
     page = step("writing the report", lambda: write_report(settings, None))
     console.print(f"  report -> {page}")
@@ -579,7 +576,7 @@ def report(
 
     Example: journey targets && journey report --out outputs/report.html
     """
-    from pipelines.report import write_report
+    from targeting.report.data import write_report
 
     with friendly_errors():
         path = step("writing the report", lambda: write_report(state.settings, out))

@@ -10,10 +10,10 @@ from typing import Any
 import pandas as pd
 from rich.console import Console
 
-from features.config import Settings
-from features.io import write_tables
-from features.synthetic import generate_tables
+from core.config import Settings
+from core.io import write_tables
 from pipelines import service_process
+from synthetic.generate import generate_tables
 
 console = Console(soft_wrap=True)
 DEMO_START, DEMO_END = "2023-01-01", "2025-01-01"

@@ -13,12 +13,12 @@ from typing import Any
 
 import pandas as pd
 
-from features.config import load_settings
-from features.io import write_tables
-from features.synthetic import generate_tables
+from core.config import load_settings
+from core.io import write_tables
 from pipelines.sources import validate_source
-from pipelines.steps import build, clean_dir, effective, materialize, validate_data
-from pipelines.targets import value_evaluation
+from pipelines.steps import build, effective, materialize, validate_data
+from synthetic.generate import generate_tables
+from targeting.targets import value_evaluation
 from training.evaluate import SingleClassError
 from training.snapshot import is_snapshot_source, train_snapshot
 from training.train import train_task
@@ -43,15 +43,15 @@ def _prepare(name: str, folder: Path, customers: int) -> Any:
 def run_dataset(name: str, folder: Path, customers: int) -> dict[str, Any]:
     """Metrics and lineage of both tasks on one dataset (or why a task does not apply)."""
     settings = _prepare(name, folder, customers)
-    if is_snapshot_source(clean_dir(settings)):
-        cv = train_snapshot(clean_dir(settings), settings)
+    if is_snapshot_source(settings.paths.clean):
+        cv = train_snapshot(settings.paths.clean, settings)
         return {"snapshot": {"metrics": cv.metrics, "rows": cv.rows}}
     build(settings)
     materialize(settings)
     out: dict[str, Any] = {}
     for task in ("churn", "stage"):
         try:
-            result = train_task(clean_dir(settings), settings, task)
+            result = train_task(settings.paths.clean, settings, task)
             out[task] = {"metrics": result.metrics, "rows": result.rows, "grade": result.grade.letter}
         except SingleClassError as err:
             out[task] = {"skipped": str(err)}

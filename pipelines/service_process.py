@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import psutil
 
-from features.config import Settings
+from core.config import Settings
 
 SERVICE = "serving.service:JourneyService"
 

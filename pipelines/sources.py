@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.config import Settings, project_root
-from features.io import table_path, write_dataset_info, write_tables
-from features.schema import TABLES
-from features.sources import SourceMapping, load_mapping, read_snapshot_labels, read_source, resolve_root
-from features.usability import UsabilityReport, blocked_report, usability_report
-from features.validate import DataContractError, Drop, validate_tables
-from pipelines.steps import clean_dir
+from core.config import Settings, project_root
+from core.io import table_path, write_dataset_info, write_tables
+from core.schema import TABLES
+from ingest.mapping import SourceMapping, load_mapping
+from ingest.sources import read_snapshot_labels, read_source, resolve_root
+from ingest.usability import UsabilityReport, blocked_report, usability_report
+from ingest.validate import DataContractError, Drop, validate_tables
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +65,13 @@ def _checked(
             drops = drops + label_drops
     except DataContractError as error:
         return blocked_report(mapping, list(error.problems), drops, window)
-    _write_clean(clean, clean_dir(settings))
-    labels_file = clean_dir(settings) / SNAPSHOT_LABELS
+    _write_clean(clean, settings.paths.clean)
+    labels_file = settings.paths.clean / SNAPSHOT_LABELS
     if labels is not None:
         labels.to_parquet(labels_file, index=False)
     elif labels_file.is_file():
         labels_file.unlink()
-    write_dataset_info(clean_dir(settings), mapping.name, [d.model_dump() for d in mapping.demographics])
+    write_dataset_info(settings.paths.clean, mapping.name, [d.model_dump() for d in mapping.demographics])
     return usability_report(clean, report, drops, window, mapping, labels=labels)
 
 

@@ -4,26 +4,21 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 
 import pandas as pd
 
+from core.config import Demographic, Settings
+from core.io import read_dataset_info, read_raw_tables, write_dataset_info, write_tables
 from features.build import Manifest, build_features, read_manifest
-from features.config import Demographic, Settings
-from features.io import read_dataset_info, read_raw_tables, write_dataset_info, write_tables
 from features.store import apply_definitions, materialize_newest, open_store
-from features.validate import ValidationReport, validate_tables
+from ingest.validate import ValidationReport, validate_tables
 
 log = logging.getLogger(__name__)
 
 
-def clean_dir(settings: Settings) -> Path:
-    return settings.paths.workdir / "clean"
-
-
 def effective(settings: Settings) -> Settings:
     """Settings with the demographics of the source the clean tables came from (if validated)."""
-    info = read_dataset_info(clean_dir(settings))
+    info = read_dataset_info(settings.paths.clean)
     if info is None:
         return settings
     declared = tuple(Demographic.model_validate(d) for d in info["demographics"])
@@ -36,14 +31,14 @@ def validate_data(settings: Settings, as_of: pd.Timestamp | None) -> ValidationR
     tables = read_raw_tables(data)
     sources = {name: str(data / f"{name}.parquet") for name in tables}
     clean, report = validate_tables(tables, as_of=as_of, demographics=settings.demographics, sources=sources)
-    write_tables(clean, clean_dir(settings))
-    write_dataset_info(clean_dir(settings), "data", [d.model_dump() for d in settings.demographics])
+    write_tables(clean, settings.paths.clean)
+    write_dataset_info(settings.paths.clean, "data", [d.model_dump() for d in settings.demographics])
     (settings.paths.workdir / "validation.json").write_text(json.dumps(report.to_dict(), indent=2))
     return report
 
 
 def build(settings: Settings) -> Manifest:
-    return build_features(clean_dir(settings), settings)
+    return build_features(settings.paths.clean, settings)
 
 
 def materialize(settings: Settings) -> tuple[pd.Timestamp, str]:

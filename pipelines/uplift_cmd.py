@@ -6,18 +6,17 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from features.config import Settings
-from features.io import read_dataset_info, table_path
-from pipelines.steps import clean_dir
+from core.config import Settings
+from core.io import read_dataset_info, table_path
+from targeting.uplift import UpliftReport, evaluate_uplift_on_tables
 from training.registry import Registered, tracked_run
-from training.uplift import UpliftReport, evaluate_uplift_on_tables
 
 TRUTH_TABLE = "campaign_truth"  # written by `journey generate` beside the contract tables
 
 
 def generated_truth(settings: Settings) -> pd.DataFrame | None:
     """The generator's per-campaign-row truth, when the clean tables came from generated data."""
-    info = read_dataset_info(clean_dir(settings)) or {}
+    info = read_dataset_info(settings.paths.clean) or {}
     path = table_path(settings.paths.data, TRUTH_TABLE)
     if info.get("source") != "data" or not path.is_file():
         return None
@@ -27,7 +26,7 @@ def generated_truth(settings: Settings) -> pd.DataFrame | None:
 def evaluate(settings: Settings, learner: str = "x_learner", test_campaigns: int = 1) -> UpliftReport:
     """Fit on all but the newest `test_campaigns` campaigns and evaluate on those (no MLflow)."""
     return evaluate_uplift_on_tables(
-        clean_dir(settings),
+        settings.paths.clean,
         settings.paths.features,
         generated_truth(settings),
         learner=learner,
@@ -40,7 +39,7 @@ def run_uplift(
     settings: Settings, learner: str = "x_learner", test_campaigns: int = 1
 ) -> tuple[UpliftReport, Registered]:
     """Evaluate, then log the run and register the fitted learner as `uplift` in MLflow."""
-    from training.uplift_model import log_uplift
+    from targeting.uplift_model import log_uplift
 
     report = evaluate(settings, learner, test_campaigns)
     with tracked_run(settings, "uplift"):

@@ -7,8 +7,8 @@ import threading
 
 from mlflow.tracking import MlflowClient
 
-from features.config import Settings
-from features.schema import CHAMPION, CHURN_MODEL, STAGE_MODEL
+from core.config import Settings
+from core.schema import CHAMPION, CHURN_MODEL, STAGE_MODEL
 from serving.models import load_champion
 from serving.scoring import Scorer
 

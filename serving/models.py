@@ -8,9 +8,9 @@ import lightgbm as lgb
 import mlflow
 from mlflow.tracking import MlflowClient
 
-from features.config import Settings
-from features.encoding import Calibration, ModelInputs
-from features.schema import CHAMPION
+from core.config import Settings
+from core.schema import CHAMPION
+from serving.artifact import Calibration, ModelInputs
 
 
 class ModelNotFound(RuntimeError):

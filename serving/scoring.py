@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.config import Action, ReasonTemplate, Settings
+from core.schema import STAGES
 from features.catalog import Feature, by_name
-from features.config import Action, ReasonTemplate, Settings
-from features.schema import STAGES
 from serving.models import LoadedModel
 from serving.schemas import CustomerScore, Reason
 

@@ -26,7 +26,7 @@ from fastapi import FastAPI
 from mlflow.tracking import MlflowClient
 from prometheus_client import Counter, Histogram
 
-from features.config import DEFAULT_CONFIG, Settings, load_settings
+from core.config import DEFAULT_CONFIG, Settings, load_settings
 from features.store import open_store
 from serving import http
 from serving.champions import Champions

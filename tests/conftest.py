@@ -12,8 +12,8 @@ from typing import Any, NoReturn
 import pandas as pd
 import pytest
 
-from features.config import Settings, load_settings
-from features.io import write_tables
+from core.config import Settings, load_settings
+from core.io import write_tables
 
 REPO = Path(__file__).resolve().parents[1]
 START, END = "2023-01-01", "2025-01-01"
@@ -56,8 +56,8 @@ class Trained:
 
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
-    from features.synthetic import generate_tables
-    from pipelines.steps import build, clean_dir, materialize, validate_data
+    from pipelines.steps import build, materialize, validate_data
+    from synthetic.generate import generate_tables
     from training.train import train_task
 
     folder = tmp_path_factory.mktemp("journey")
@@ -69,7 +69,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
     validate_data(settings, pd.Timestamp(END, tz="UTC"))
     build(settings)
     materialize(settings)
-    results = {task: train_task(clean_dir(settings), settings, task) for task in ("churn", "stage")}
+    results = {task: train_task(settings.paths.clean, settings, task) for task in ("churn", "stage")}
     return Trained(config=config, settings=settings, tables=tables, results=results)  # type: ignore[arg-type]
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from core.config import Demographic, StageRules
 from features.catalog import (
     EVENT_COUNTS,
     EVENT_RECENCY,
@@ -24,7 +25,6 @@ from features.catalog import (
     count_name,
     recency_name,
 )
-from features.config import Demographic, StageRules
 
 TIMESTAMP = "event_timestamp"
 DAY = pd.Timedelta(days=1)

@@ -19,7 +19,7 @@ from sklearn.metrics import balanced_accuracy_score, f1_score, precision_score, 
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from features.encoding import ModelInputs
+from serving.artifact import ModelInputs
 
 RECENCY = "days_since_last_purchase"
 LOGISTIC_MAX_ROWS = 200_000  # a baseline, not the product: a seeded sample keeps it to seconds

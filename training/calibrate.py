@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.isotonic import IsotonicRegression
 
-from features.encoding import Calibration
+from serving.artifact import Calibration
 
 TIE_BREAK = 1e-6  # slope added to the isotonic steps so that calibration never ties two customers
 

@@ -9,8 +9,8 @@ from typing import Literal
 import pandas as pd
 from feast import FeatureStore
 
+from core.config import Settings
 from features.build import TIMESTAMP, parquet_glob, read_manifest, stages_path
-from features.config import Settings
 from features.store import SERVICES
 from features.tables import connect, open_tables
 from training.labels import churn_labels, stage_labels

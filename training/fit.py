@@ -7,8 +7,8 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 
-from features.config import Training
-from features.encoding import ModelInputs
+from core.config import Training
+from serving.artifact import ModelInputs
 
 
 def booster_params(
@@ -44,7 +44,7 @@ def fit_booster(
     n_classes: int,
     overrides: dict[str, Any] | None = None,
 ) -> lgb.Booster:
-    """Train with early stopping on the validation cutoff (large sets: see features.config.LargeData)."""
+    """Train with early stopping on the validation cutoff (large sets: see core.config.LargeData)."""
     cats = inputs.categorical_indices
     names = list(inputs.features)
     large = is_large(len(train[1]), cfg)

@@ -6,8 +6,8 @@ import ibis
 import pandas as pd
 from ibis.expr.types import Table
 
-from features.config import Settings
-from features.schema import ACTIVE_STAGES
+from core.config import Settings
+from core.schema import ACTIVE_STAGES
 from features.stages import known_grid, stage_at
 from features.tables import SourceTables, snapshot_table
 

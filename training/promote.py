@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
-from features.config import Settings
-from features.schema import CHALLENGER, CHAMPION, STAGES
+from core.config import Settings
+from core.schema import CHALLENGER, CHAMPION, STAGES
 from features.store import apply_definitions, open_store
 from serving.models import LoadedModel, load_champion
 from training.dataset import LABEL, Task, label_frame, task_split, training_set

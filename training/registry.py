@@ -18,9 +18,9 @@ from matplotlib.figure import Figure
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
-from features.config import Settings
-from features.encoding import Calibration, ModelInputs
-from features.schema import CHALLENGER, CHAMPION
+from core.config import Settings
+from core.schema import CHALLENGER, CHAMPION
+from serving.artifact import Calibration, ModelInputs
 
 log = logging.getLogger(__name__)
 

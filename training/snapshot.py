@@ -17,12 +17,12 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
+from core.config import Settings
+from core.io import table_path
 from features.catalog import demographic_features as demographic_catalog
-from features.config import Settings
 from features.demographic import demographic_features
-from features.encoding import ModelInputs
-from features.io import table_path
 from features.tables import _typed, connect
+from serving.artifact import ModelInputs
 from training.baselines import logistic_pipeline, tabular
 from training.evaluate import churn_metrics, require_two_classes
 from training.fit import fit_booster

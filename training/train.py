@@ -12,13 +12,13 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from core.config import Settings
+from core.io import read_dataset_info
+from core.schema import ACTIVE_STAGES, CHURN_MODEL, STAGE_MODEL, STAGES
 from features.build import TIMESTAMP
 from features.catalog import catalog
-from features.config import Settings
-from features.encoding import Calibration, ModelInputs
-from features.io import read_dataset_info
-from features.schema import ACTIVE_STAGES, CHURN_MODEL, STAGE_MODEL, STAGES
 from features.store import apply_definitions, open_store
+from serving.artifact import Calibration, ModelInputs
 from training import plots
 from training.baselines import RECENCY, best_recency_rule, flag_metrics, logistic_scores, top_flags
 from training.calibrate import expected_calibration_error, fit_isotonic

@@ -15,8 +15,8 @@ import mlflow
 import numpy as np
 import optuna
 
-from features.config import Training
-from features.encoding import ModelInputs
+from core.config import Training
+from serving.artifact import ModelInputs
 from training.fit import fit_booster
 
 log = logging.getLogger(__name__)

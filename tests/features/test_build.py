@@ -7,12 +7,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from core.config import Settings
+from core.io import write_tables
 from features.build import TIMESTAMP, build_features, feature_path, read_manifest, stages_path
 from features.catalog import FAMILIES, catalog
-from features.config import Settings
-from features.io import write_tables
-from features.synthetic import generate_tables
-from features.validate import validate_tables
+from ingest.validate import validate_tables
+from synthetic.generate import generate_tables
 
 CUT = pd.Timestamp("2024-03-01", tz="UTC")
 

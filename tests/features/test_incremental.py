@@ -7,11 +7,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from core.config import Settings, StageRules, load_settings
+from core.io import write_tables
 from features.build import FAMILIES, build_features, feature_path, stages_path
-from features.config import Settings, StageRules, load_settings
-from features.io import write_tables
-from features.synthetic import generate_tables
-from features.validate import validate_tables
+from ingest.validate import validate_tables
+from synthetic.generate import generate_tables
 
 CUT = pd.Timestamp("2024-01-15", tz="UTC")
 

@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 from oracle import disagreements, oracle_features, oracle_stages
 
+from core.config import Settings
+from core.io import write_tables
 from features.build import build_features, feature_path, read_manifest, stages_path
 from features.catalog import FAMILIES
-from features.config import Settings
-from features.io import write_tables
-from features.synthetic import generate_tables
-from features.validate import validate_tables
+from ingest.validate import validate_tables
+from synthetic.generate import generate_tables
 
 S = pd.Timestamp("2024-03-01", tz="UTC")  # a snapshot of the hand-made grid
 NEXT = pd.Timestamp("2024-04-01", tz="UTC")

@@ -17,12 +17,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from oracle import disagreements, oracle_features, oracle_stages
 
+from core.config import Demographic, Settings
+from core.io import write_tables
+from core.schema import EVENT_FAMILIES
 from features.build import build_features, feature_path, read_manifest, stages_path
 from features.catalog import FAMILIES
-from features.config import Demographic, Settings
-from features.io import write_tables
-from features.schema import EVENT_FAMILIES
-from features.validate import validate_tables
+from ingest.validate import validate_tables
 
 T0 = pd.Timestamp("2024-01-01", tz="UTC")
 SPAN_DAYS = 240

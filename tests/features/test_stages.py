@@ -5,7 +5,7 @@ from __future__ import annotations
 import ibis
 import pandas as pd
 
-from features.config import StageRules
+from core.config import StageRules
 from features.stages import known_grid, stage_at
 from features.tables import snapshot_table
 

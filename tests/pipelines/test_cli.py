@@ -91,7 +91,7 @@ def test_score_and_targets_write_ranked_outputs(trained):
 
 
 def test_feature_catalog_doc_is_generated_and_current(tmp_path: Path):
-    from features.config import load_settings
+    from core.config import load_settings
     from pipelines.catalog_doc import catalog_markdown
 
     repo = Path(__file__).resolve().parents[2]

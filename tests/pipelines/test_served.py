@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from pipelines import service_process
-from pipelines.batch import active, newest_features
+from serving.batch import active, newest_features
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 KEY = "served-test-key"

@@ -22,8 +22,8 @@ import httpx
 import pytest
 
 from pipelines import service_process
-from pipelines.batch import active, newest_features
 from pipelines.service_process import process_tree, tree_rss_mb
+from serving.batch import active, newest_features
 from serving.schemas import MAX_IDS
 
 DURATION_S = 60.0

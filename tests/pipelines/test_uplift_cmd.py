@@ -9,9 +9,9 @@ import pytest
 from conftest import END, START, make_config
 from typer.testing import CliRunner
 
-from features.config import Settings, load_settings
+from core.config import Settings, load_settings
 from pipelines.cli import app
-from training.uplift import load_features, load_uplift
+from targeting.uplift import load_features, load_uplift
 
 runner = CliRunner()
 
@@ -19,9 +19,9 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Settings]:
     """3,000 generated customers (with the generator's campaign truth) validated, features built."""
-    from features.io import write_tables
-    from features.synthetic import generate_tables
+    from core.io import write_tables
     from pipelines.steps import build, validate_data
+    from synthetic.generate import generate_tables
 
     config = make_config(tmp_path_factory.mktemp("uplift_cmd"))
     settings = load_settings(config)

@@ -9,12 +9,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from features.config import Settings
-from features.io import read_raw_tables, table_path, write_tables
-from features.sources import MappingError
-from features.synthetic import generate_tables
+from core.config import Settings
+from core.io import read_raw_tables, table_path, write_tables
+from ingest.mapping import MappingError
 from pipelines.sources import usability_path, validate_source
-from pipelines.steps import clean_dir, validate_data
+from pipelines.steps import validate_data
+from synthetic.generate import generate_tables
 
 REPO = Path(__file__).resolve().parents[2]
 AS_OF = pd.Timestamp("2025-01-01", tz="UTC")
@@ -50,7 +50,7 @@ def write_source(folder: Path, text: str = SHOP) -> Path:
 
 def test_a_source_is_validated_written_and_reported(tmp_path: Path, settings: Settings) -> None:
     configs = write_source(tmp_path)
-    stale = table_path(clean_dir(settings), "campaigns")
+    stale = table_path(settings.paths.clean, "campaigns")
     stale.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame({"customer_id": ["x"]}).to_parquet(stale)  # left by an earlier source
 
@@ -59,7 +59,7 @@ def test_a_source_is_validated_written_and_reported(tmp_path: Path, settings: Se
     assert report.ok, report.blocking
     assert report.rows["transactions"] == {"source": 12, "mapped": 11, "kept": 11}
     assert report.demographics == {"tier": "categorical"}  # the mapping's, not journey.yaml's
-    clean = read_raw_tables(clean_dir(settings))
+    clean = read_raw_tables(settings.paths.clean)
     assert set(clean) == {"customers", "transactions", "events"}
     assert not stale.exists()
     assert clean["events"].empty
@@ -79,7 +79,7 @@ def test_bad_data_is_a_blocking_report_not_a_crash(tmp_path: Path, settings: Set
 
     assert not report.ok
     assert "declares no refunds rule" in report.blocking[0]
-    assert not clean_dir(settings).exists()  # nothing written from a source that failed
+    assert not settings.paths.clean.exists()  # nothing written from a source that failed
     saved = json.loads(usability_path(settings, "shop").read_text())
     assert saved["usable"] is False and saved["blocking"] == report.blocking
 
@@ -93,12 +93,12 @@ def test_an_invalid_mapping_raises_with_the_file_named(tmp_path: Path, settings:
 def test_the_synthetic_mapping_matches_the_plain_data_folder(settings: Settings) -> None:
     write_tables(generate_tables(80, seed=5, start="2023-06-01", end="2024-06-01"), settings.paths.data)
     validate_data(settings, AS_OF)
-    plain = read_raw_tables(clean_dir(settings))
+    plain = read_raw_tables(settings.paths.clean)
 
     report = validate_source(settings, "synthetic", AS_OF, REPO / "configs")
 
     assert report.ok, report.blocking
-    mapped = read_raw_tables(clean_dir(settings))
+    mapped = read_raw_tables(settings.paths.clean)
     assert set(mapped) == set(plain)
     for name, frame in plain.items():
         pd.testing.assert_frame_equal(mapped[name], frame)

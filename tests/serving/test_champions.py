@@ -6,7 +6,7 @@ import time
 
 from mlflow.tracking import MlflowClient
 
-from features.schema import CHAMPION, CHURN_MODEL
+from core.schema import CHAMPION, CHURN_MODEL
 from serving.champions import Champions
 from training.registry import use_tracking
 

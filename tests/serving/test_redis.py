@@ -21,8 +21,8 @@ import pytest
 import yaml
 from starlette.testclient import TestClient
 
-from features.config import Settings, load_settings
-from pipelines.batch import active, newest_features
+from core.config import Settings, load_settings
+from serving.batch import active, newest_features
 
 pytestmark = pytest.mark.redis
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.config import Action
 from features.catalog import Feature
-from features.config import Action
-from features.encoding import ModelInputs
+from serving.artifact import ModelInputs
 from serving.scoring import pick_action, reason_sentence, risk_tiers
 
 
@@ -34,7 +34,7 @@ def test_reason_sentences_quote_the_catalog():
 
 
 def test_configured_reason_templates_pick_the_first_that_fits():
-    from features.config import load_settings
+    from core.config import load_settings
 
     templates = load_settings().reasons["days_since_last_purchase"]  # the shipped configs/reasons.yaml
     feat = Feature("days_since_last_purchase", "transactional", "all", "days since the last purchase")
@@ -52,7 +52,7 @@ def test_configured_reason_templates_pick_the_first_that_fits():
 
 
 def test_reason_template_bounds_and_missing_fields():
-    from features.config import ReasonTemplate
+    from core.config import ReasonTemplate
 
     templates = (
         ReasonTemplate(text="No purchase in 90 days", max={"purchases_90d": 0}),

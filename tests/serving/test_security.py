@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from starlette.testclient import TestClient
 
-from pipelines.batch import active, newest_features
+from serving.batch import active, newest_features
 
 KEY = "s3cret-journey-key-do-not-log"
 
@@ -66,7 +66,7 @@ def test_rows_older_than_the_ttl_are_scored_and_flagged_stale(trained, some_ids)
 
 def test_an_unreachable_store_is_a_503_with_the_reason_and_readyz_false(trained, some_ids, service_app):
     """The online store on Redis at a port where nothing listens: every read fails."""
-    from features.config import load_settings
+    from core.config import load_settings
 
     text = trained.config.read_text().replace("online_store: sqlite", "online_store: redis")
     text = text.replace("redis_connection: 127.0.0.1:6379", "redis_connection: 127.0.0.1:9")

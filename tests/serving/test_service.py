@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from starlette.testclient import TestClient
 
-from features.schema import STAGES
-from pipelines.batch import active, newest_features
+from core.schema import STAGES
+from serving.batch import active, newest_features
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from feast.protos.feast.types.Value_pb2 import Value
 
 from features.online_rows import mirror, mirrored, prepare, refresh, triggers
 from features.store import open_store
-from pipelines.batch import active, newest_features
+from serving.batch import active, newest_features
 from serving.online import OnlineFeatures
 from serving.sqlite_rows import SqliteRows, decode_values, sqlite_path
 

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.config import Training
-from features.encoding import ModelInputs
+from core.config import Training
+from serving.artifact import ModelInputs
 from training.baselines import (
     RecencyRule,
     best_recency_rule,

@@ -17,16 +17,16 @@ import pandas as pd
 import pytest
 from conftest import END, START, Trained, make_config
 
+from core.config import Settings, load_settings
+from core.io import write_tables
+from core.schema import CHURN_MODEL, STAGE_MODEL
 from features.build import TIMESTAMP, feature_path, read_manifest, stages_path
 from features.catalog import FAMILIES
-from features.config import Settings, load_settings
-from features.io import write_tables
-from features.schema import CHURN_MODEL, STAGE_MODEL
 from features.store import apply_definitions, open_store
-from features.synthetic import generate_tables
-from pipelines.steps import build, clean_dir, validate_data
+from pipelines.steps import build, validate_data
 from serving.models import load_champion
 from serving.scoring import Scorer
+from synthetic.generate import generate_tables
 from training.dataset import label_frame, task_split, training_set
 
 RECENCY = "days_since_last_purchase"
@@ -51,7 +51,7 @@ def held_out(trained: Trained) -> pd.DataFrame:
     advocacy) at the test cutoffs, with every feature of both models' feature services.
     """
     settings = trained.settings
-    labels = label_frame(clean_dir(settings), settings, "churn", task_split(settings, "churn"))
+    labels = label_frame(settings.paths.clean, settings, "churn", task_split(settings, "churn"))
     store = open_store(settings)
     apply_definitions(store, settings)
     rows = training_set(store, labels[labels["split"] == "test"], "churn_v1")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from features.encoding import Calibration
+from serving.artifact import Calibration
 from training.calibrate import expected_calibration_error, fit_isotonic
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from features.config import LargeData, Training
-from features.encoding import ModelInputs
+from core.config import LargeData, Training
+from serving.artifact import ModelInputs
 from training.fit import booster_params, fit_booster, fit_rows, fit_sample
 
 

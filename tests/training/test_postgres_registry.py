@@ -26,10 +26,9 @@ from conftest import Trained
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
-from features.config import load_settings
-from features.schema import CHALLENGER, CHAMPION, CHURN_MODEL
+from core.config import load_settings
+from core.schema import CHALLENGER, CHAMPION, CHURN_MODEL
 from pipelines.cli import app
-from pipelines.steps import clean_dir
 from training.promote import PromotionRefused, promote, rollback
 from training.registry import alias_version
 from training.train import train_task
@@ -138,7 +137,7 @@ def test_mlflow_registry_lives_in_postgresql_by_configuration_alone(
     sqlite_file = _sqlite_file(trained)
     sqlite_before = _sqlite_records(sqlite_file)
     client = MlflowClient(tracking_uri=pg_database, registry_uri=pg_database)
-    clean = clean_dir(settings)
+    clean = settings.paths.clean
 
     # first version of the model in the fresh store: registered and champion
     first = train_task(clean, settings, "churn")

@@ -7,7 +7,6 @@ from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from pipelines.steps import clean_dir
 from training.promote import PromotionRefused, compare, promote, rollback
 from training.registry import alias_version, use_tracking
 from training.train import train_task
@@ -22,17 +21,17 @@ def test_retraining_never_replaces_the_champion_silently(trained):
     settings = trained.settings
     use_tracking(settings)
     champion_before, _ = aliases("churn")
-    again = train_task(clean_dir(settings), settings, "churn")
+    again = train_task(settings.paths.clean, settings, "churn")
     assert not again.registered.champion
     assert aliases("churn") == (champion_before, again.registered.version)
 
-    same = compare(clean_dir(settings), settings, "churn")
+    same = compare(settings.paths.clean, settings, "churn")
     assert same.champion[1] == pytest.approx(same.challenger[1])  # same data, same seed: same model
     with pytest.raises(PromotionRefused, match="does not beat"):
-        promote(clean_dir(settings), settings, "churn")
+        promote(settings.paths.clean, settings, "churn")
     assert aliases("churn")[0] == champion_before
 
-    promote(clean_dir(settings), settings, "churn", force_reason="audit wants the retrained copy")
+    promote(settings.paths.clean, settings, "churn", force_reason="audit wants the retrained copy")
     assert aliases("churn")[0] == again.registered.version
     tags = MlflowClient().get_model_version("churn", again.registered.version).tags
     assert tags["forced_promotion_reason"] == "audit wants the retrained copy"

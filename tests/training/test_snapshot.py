@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.config import Demographic, Settings
-from features.io import write_tables
+from core.config import Demographic, Settings
+from core.io import write_tables
 from training.evaluate import SingleClassError
 from training.snapshot import SNAPSHOT_LABELS, is_snapshot_source, train_snapshot
 

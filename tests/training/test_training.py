@@ -6,9 +6,8 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
+from core.schema import CHAMPION, STAGES
 from features.build import read_manifest
-from features.schema import CHAMPION, STAGES
-from pipelines.steps import clean_dir
 from training.dataset import label_frame, task_split
 from training.registry import use_tracking
 
@@ -44,8 +43,8 @@ def test_both_models_are_registered_as_champion_with_lineage(trained):
 
 def test_labels_only_for_active_buyers_and_known_stages(trained):
     settings = trained.settings
-    churn = label_frame(clean_dir(settings), settings, "churn", task_split(settings, "churn"))
-    stage = label_frame(clean_dir(settings), settings, "stage", task_split(settings, "stage"))
+    churn = label_frame(settings.paths.clean, settings, "churn", task_split(settings, "churn"))
+    stage = label_frame(settings.paths.clean, settings, "stage", task_split(settings, "stage"))
     assert set(churn["churn"].unique()) == {0, 1}
     assert set(stage["next_stage"].unique()) <= set(STAGES)
     assert set(churn["split"].unique()) == {"train", "valid", "test"}
@@ -104,7 +103,7 @@ def test_churn_reports_every_baseline_and_the_rule_at_equal_volume(trained):
 
 
 def test_a_config_naming_an_unknown_feature_service_fails_before_anything_is_registered(trained):
-    from features.config import FeatureServices
+    from core.config import FeatureServices
     from training.train import train_task
 
     use_tracking(trained.settings)
@@ -115,5 +114,5 @@ def test_a_config_naming_an_unknown_feature_service_fails_before_anything_is_reg
     )
     settings = trained.settings.model_copy(update={"training": training})
     with pytest.raises(ValueError, match="'churn_v9', which the feature repository does not define"):
-        train_task(clean_dir(settings), settings, "churn")
+        train_task(settings.paths.clean, settings, "churn")
     assert len(client.search_model_versions("name='churn'")) == before

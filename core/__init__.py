@@ -1,0 +1,1 @@
+"""Shared contract: the typed configuration, the input-table schema and the journey vocabulary."""

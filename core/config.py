@@ -1,0 +1,271 @@
+"""Typed configuration: each YAML under configs/ loads into a frozen pydantic model, validated once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from core.schema import ACTIVE_STAGES, EVENT_FAMILIES, STAGES
+
+DEFAULT_CONFIG = Path("configs/journey.yaml")
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class StageRules(Frozen):
+    """Thresholds of the journey-stage rules (SPEC section 4), from configs/stages.yaml."""
+
+    churn_definition_days: int = Field(90, gt=0)
+    advocacy_signal_days: int = Field(180, gt=0)
+    advocacy_min_review: float = 4.0
+    advocacy_events: tuple[str, ...] = ("referral",)
+    loyal_purchases: int = Field(5, gt=1)
+    loyal_window_days: int = Field(365, gt=0)
+    consideration_days: int = Field(30, gt=0)
+    consideration_events: tuple[str, ...] = ("product_view", "cart", "checkout")
+
+    @model_validator(mode="after")
+    def _known_events(self) -> StageRules:
+        for name in (*self.advocacy_events, *self.consideration_events, "review"):
+            if name not in EVENT_FAMILIES:
+                raise ValueError(f"unknown event family {name!r}; known: {EVENT_FAMILIES}")
+        return self
+
+
+class Demographic(Frozen):
+    name: str
+    kind: Literal["categorical", "numeric"]
+
+
+class Paths(Frozen):
+    workdir: Path = Path(".journey")
+    data_dir: Path | None = None
+    outputs_dir: Path = Path("outputs")
+
+    @property
+    def data(self) -> Path:
+        return self.data_dir or self.workdir / "data"
+
+    @property
+    def clean(self) -> Path:
+        """The validated input tables that every later step reads."""
+        return self.workdir / "clean"
+
+    @property
+    def features(self) -> Path:
+        return self.workdir / "features"
+
+    @property
+    def feast_repo(self) -> Path:
+        return self.workdir / "feature_repo"
+
+
+class Snapshots(Frozen):
+    """Monthly snapshot grid; the first snapshot needs this much history before it."""
+
+    min_history_days: int = Field(60, ge=0)
+
+
+class Labels(Frozen):
+    prediction_window_days: int = Field(90, gt=0)
+    stage_horizon_days: int = Field(30, gt=0)
+
+
+class FeatureServices(Frozen):
+    """The Feast FeatureService each model trains on (and serves from: the model keeps its name)."""
+
+    churn: str = "churn_v1"
+    stage: str = "stage_v1"
+
+
+class LargeData(Frozen):
+    """A schedule for big training sets, where small trees and a slow learning rate stop paying off.
+
+    From `rows` training rows on, the booster is fitted on a seeded random sample of at most
+    `max_fit_rows` of them (validation and test rows stay whole) with `lightgbm` overriding the
+    other parameters.
+    """
+
+    rows: int = Field(200_000, gt=0)
+    max_fit_rows: int | None = Field(250_000, gt=0)
+    lightgbm: dict[str, Any] = Field(default_factory=dict)
+
+
+class Training(Frozen):
+    test_cutoffs: int = Field(2, ge=1)
+    min_train_cutoffs: int = Field(2, ge=1)
+    seed: int = 7
+    num_boost_round: int = Field(300, gt=0)
+    early_stopping_rounds: int = Field(30, gt=0)
+    promotion_margin: float = Field(0.005, ge=0)  # a challenger must beat the champion by this much
+    lightgbm: dict[str, Any] = Field(default_factory=dict)
+    stage_lightgbm: dict[str, Any] = Field(default_factory=dict)  # next-stage model: overrides lightgbm
+    feature_services: FeatureServices = FeatureServices()
+    # churn model: +1 = churn probability never falls as the feature grows (others fixed)
+    churn_monotone: dict[str, Literal[-1, 1]] = Field(default_factory=dict)
+    large_data: LargeData = LargeData()
+
+
+class Mlflow(Frozen):
+    tracking_uri: str | None = None
+    experiment: str = "journey"
+
+    def uri(self, workdir: Path) -> str:
+        return self.tracking_uri or f"sqlite:///{workdir / 'mlflow.db'}"
+
+
+class Feast(Frozen):
+    project: str = "journey"
+    online_store: Literal["sqlite", "redis"] = "sqlite"
+    redis_connection: str = "127.0.0.1:6379"
+    ttl_days: int = Field(45, gt=0)
+
+
+class RiskTiers(Frozen):
+    high: float = Field(0.5, gt=0, lt=1)
+    medium: float = Field(0.25, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RiskTiers:
+        if self.medium >= self.high:
+            raise ValueError("risk_tiers.medium must be below risk_tiers.high")
+        return self
+
+
+class Action(Frozen):
+    """A retention action for a stage (and optionally the family of the main reason), with its economics.
+
+    `success_rate` is the share of contacted would-be churners the action retains; `cost` is paid per
+    contact whether or not it works; `channel` says how the customer is reached, when known.
+    """
+
+    stage: str
+    reason_family: str | None = None
+    action: str
+    success_rate: float
+    cost: float
+    channel: str | None = None
+
+    @model_validator(mode="after")
+    def _economics(self) -> Action:
+        where = f"actions: stage {self.stage!r}" + (f", {self.reason_family}" if self.reason_family else "")
+        if not 0.0 <= self.success_rate <= 1.0:
+            raise ValueError(f"{where}: success_rate must be between 0 and 1, got {self.success_rate}")
+        if self.cost < 0:
+            raise ValueError(f"{where}: cost per contact must be >= 0, got {self.cost}")
+        return self
+
+
+def stages_without_action(actions: tuple[Action, ...], stages: tuple[str, ...]) -> list[str]:
+    """The stages among `stages` that have no default action (one without reason_family)."""
+    covered = {a.stage for a in actions if a.reason_family is None}
+    return [s for s in stages if s not in covered]
+
+
+class Targeting(Frozen):
+    """How `journey targets` values customers and sizes the list (docs/targeting.md)."""
+
+    # run_rate: spend_365d x window / 365; bgnbd: BG/NBD x Gamma-Gamma fitted on the scoring snapshot
+    value_method: Literal["run_rate", "bgnbd"] = "run_rate"
+    value_fit_sample: int = Field(50_000, gt=0)  # customers the BG/NBD and Gamma-Gamma are fitted on
+    default_capacity: int = Field(100, gt=0)  # list size when neither --budget nor --capacity is given
+
+
+class ReasonTemplate(Frozen):
+    """One way to say why a feature raises churn risk, used when its conditions hold.
+
+    `text` is a Python format string over the customer's features by name (e.g.
+    "{days_since_last_purchase:.0f}"); it applies only when every field it names is known and the
+    `min`/`max` bounds (feature -> value) hold.
+    """
+
+    text: str
+    min: dict[str, float] = Field(default_factory=dict)
+    max: dict[str, float] = Field(default_factory=dict)
+
+
+class Serving(Frozen):
+    host: str = "127.0.0.1"
+    port: int = 3000
+    max_ids: int = Field(1000, gt=0)
+    reasons: int = Field(3, ge=0)
+    risk_tiers: RiskTiers = RiskTiers()
+    reload_seconds: int = Field(30, gt=0)  # how often the service checks the champion alias
+
+
+class Settings(Frozen):
+    """Everything one Journey run needs; relative paths are resolved against the project root."""
+
+    paths: Paths = Paths()
+    demographics: tuple[Demographic, ...] = ()
+    snapshots: Snapshots = Snapshots()
+    labels: Labels = Labels()
+    training: Training = Training()
+    mlflow: Mlflow = Mlflow()
+    feast: Feast = Feast()
+    serving: Serving = Serving()
+    stages: StageRules = StageRules()
+    actions: tuple[Action, ...] = ()
+    targeting: Targeting = Targeting()
+    reasons: dict[str, tuple[ReasonTemplate, ...]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _actions_cover_stages(self) -> Settings:
+        for action in self.actions:
+            if action.stage not in STAGES:
+                raise ValueError(f"actions: unknown stage {action.stage!r}; known: {STAGES}")
+        missing = stages_without_action(self.actions, ACTIVE_STAGES) if self.actions else []
+        if missing:
+            raise ValueError(
+                f"actions: no default action (one without reason_family) for the active stage(s) "
+                f"{', '.join(missing)}: `journey targets` needs a cost and success rate for every customer"
+            )
+        return self
+
+    def with_paths(self, **paths: Path) -> Settings:
+        """A copy with some paths replaced (tests and the demo run in their own folders)."""
+        return self.model_copy(update={"paths": self.paths.model_copy(update=paths)})
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise FileNotFoundError(f"config file not found: {path}")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def project_root(config_path: Path) -> Path:
+    folder = config_path.resolve().parent
+    return folder.parent if folder.name == "configs" else folder
+
+
+def load_settings(path: Path | str = DEFAULT_CONFIG) -> Settings:
+    """Load configs/journey.yaml plus the stages, actions and reasons files it names.
+
+    The reasons file is optional unless named: without it every reason reads "<meaning>: <value>".
+    """
+    path = Path(path)
+    raw = _read_yaml(path)
+    folder = path.parent
+    raw["stages"] = _read_yaml(folder / raw.pop("stages_file", "stages.yaml"))
+    raw["actions"] = _read_yaml(folder / raw.pop("actions_file", "actions.yaml")).get("actions", [])
+    reasons = folder / raw.pop("reasons_file", "reasons.yaml")
+    if reasons.is_file() or reasons.name != "reasons.yaml":
+        templates = _read_yaml(reasons).get("reasons", {})
+        raw["reasons"] = {
+            k: [{"text": v} if isinstance(v, str) else v for v in vs] for k, vs in templates.items()
+        }
+    settings = Settings.model_validate(raw)
+    root = project_root(path)
+    resolved = {
+        key: (value if value is None or value.is_absolute() else root / value)
+        for key, value in settings.paths.model_dump().items()
+    }
+    return settings.with_paths(**resolved)

@@ -1,0 +1,56 @@
+"""Reading and writing the contract tables as Parquet."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from core.schema import TABLES
+
+
+def table_path(data_dir: Path, name: str) -> Path:
+    return data_dir / f"{name}.parquet"
+
+
+def write_tables(tables: dict[str, pd.DataFrame], out_dir: Path) -> dict[str, Path]:
+    """Write each table to <out_dir>/<name>.parquet via a temporary name, so no half-written file."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for name, frame in tables.items():
+        target = table_path(out_dir, name)
+        tmp = target.with_suffix(".parquet.tmp")
+        frame.to_parquet(tmp, index=False)
+        tmp.replace(target)
+        written[name] = target
+    return written
+
+
+def read_raw_tables(data_dir: Path) -> dict[str, pd.DataFrame]:
+    """Read the contract tables present in data_dir; a required table that is missing is an error."""
+    if not data_dir.is_dir():
+        raise FileNotFoundError(f"data folder not found: {data_dir}")
+    tables = {}
+    for name, spec in TABLES.items():
+        path = table_path(data_dir, name)
+        if path.is_file():
+            tables[name] = pd.read_parquet(path)
+        elif spec.must_exist:
+            raise FileNotFoundError(f"required table {name!r} not found: expected {path}")
+    return tables
+
+
+DATASET_INFO = "dataset.json"
+
+
+def write_dataset_info(folder: Path, source: str, demographics: list[dict[str, str]]) -> None:
+    """Record which source the clean tables came from and its declared demographics."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / DATASET_INFO).write_text(json.dumps({"source": source, "demographics": demographics}, indent=2))
+
+
+def read_dataset_info(folder: Path) -> dict[str, Any] | None:
+    path = folder / DATASET_INFO
+    return dict(json.loads(path.read_text())) if path.is_file() else None

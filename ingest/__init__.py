@@ -1,0 +1,1 @@
+"""Ingestion: source mappings, readers, rules, validation and the usability report."""

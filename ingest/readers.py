@@ -1,0 +1,321 @@
+"""Read one mapped table with DuckDB SQL from a CSV/Parquet file, a DuckDB table or a PostgreSQL table."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import duckdb
+import pandas as pd
+
+from ingest.mapping import describe
+from ingest.validate import Drop
+
+if TYPE_CHECKING:
+    from ingest.mapping import Filter, Join, Source
+
+ROW = "__row"  # 1-based row number in the main source, for examples a user can find
+MAX_EXAMPLES = 5
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_MISSING_COLUMN = re.compile(r'Referenced column "(.+?)" not found')
+
+
+class SourceReadError(Exception):
+    """A source that cannot be opened: missing file, table or connection; carries one message."""
+
+
+@dataclass(frozen=True)
+class ReadSpec:
+    """What to compute from one source: target column -> DuckDB SQL expression, and row filters."""
+
+    table: str
+    label: str
+    source: Source
+    columns: Mapping[str, str]
+    extra: Mapping[str, str] = field(default_factory=dict)  # computed besides the mapped columns
+    joins: tuple[Join, ...] = ()
+    filters: tuple[Filter, ...] = ()
+    by_name: tuple[str, ...] = ()  # when `columns` is empty: these targets, by name, if present
+
+
+@dataclass
+class ReadResult:
+    """The mapped rows (with a ROW column), the rows filters dropped, and every problem found."""
+
+    frame: pd.DataFrame | None = None
+    drops: list[Drop] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def read_mapped(spec: ReadSpec, root: Path) -> ReadResult:
+    """Evaluate a ReadSpec in a fresh in-process DuckDB connection."""
+    con = duckdb.connect()
+    try:
+        columns = _open_all(con, spec, root)
+        return _evaluate(con, spec, columns)
+    except SourceReadError as error:
+        return ReadResult(problems=[f"{spec.label}: {error}"])
+    except duckdb.Error as error:  # anything not foreseen above still gets the table's name
+        return ReadResult(problems=[f"{spec.label}: {first_line(error)}"])
+    finally:
+        con.close()
+
+
+# --- opening sources ------------------------------------------------------------------------------
+
+
+def _open_all(con: duckdb.DuckDBPyConnection, spec: ReadSpec, root: Path) -> dict[str, list[str]]:
+    """Materialise the main source as `src` (with ROW) and each join under its alias."""
+    columns = {"src": _materialise(con, "src", spec.source, root, numbered=True)}
+    for join in spec.joins:
+        columns[join.alias] = _materialise(con, join.alias, join, root, numbered=False)
+    return columns
+
+
+def _materialise(
+    con: duckdb.DuckDBPyConnection, alias: str, source: Source, root: Path, *, numbered: bool
+) -> list[str]:
+    """A temp table of the source's rows in their order (a view `alias` adds ROW); its columns."""
+    raw = _ident(alias + "_raw")
+    candidates = _relations(con, alias, source, root)
+    for attempt, relation in enumerate(candidates, 1):
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT * FROM {relation}")
+            break
+        except duckdb.Error as error:
+            if attempt == len(candidates):
+                raise SourceReadError(f"cannot read {describe(source)}: {first_line(error)}") from error
+    number = f"rowid + 1 AS {ROW}, " if numbered else ""
+    con.execute(f"CREATE TEMP VIEW {_ident(alias)} AS SELECT {number}* FROM {raw}")
+    return [row[0] for row in con.execute(f"DESCRIBE {raw}").fetchall()]
+
+
+def _relations(con: duckdb.DuckDBPyConnection, alias: str, source: Source, root: Path) -> list[str]:
+    """How to read the source, in the order to try."""
+    if source.file is not None:
+        return _file_relations(source, root)
+    if source.duckdb is not None:
+        return [_duckdb_relation(con, alias, source.duckdb.database, source.duckdb.table, root)]
+    if source.postgres is not None:
+        frame = _postgres_frame(source.postgres.dsn_env, source.postgres.table)
+        con.register(f"{alias}_pg", frame)
+        return [_ident(f"{alias}_pg")]
+    raise SourceReadError("no source given (file, duckdb or postgres)")
+
+
+def _file_relations(source: Source, root: Path) -> list[str]:
+    """read_parquet, or read_csv and, should a value beyond the sniffer's sample break the type
+    it detected, read_csv sniffing every row (slower, so only then)."""
+    path = _under(root, source.file or "")
+    if not path.is_file():
+        raise SourceReadError(f"file not found: {path}")
+    options, quoted = dict(source.read_options), _literal(str(path))
+    if source.file_format == "parquet":
+        return [f"read_parquet({quoted}{_options(options)})"]
+    relations = [f"read_csv({quoted}{_options(options)})"]
+    if "sample_size" not in options:
+        relations.append(f"read_csv({quoted}{_options({**options, 'sample_size': -1})})")
+    return relations
+
+
+def _duckdb_relation(
+    con: duckdb.DuckDBPyConnection, alias: str, database: str, table: str, root: Path
+) -> str:
+    path = _under(root, database)
+    if not path.is_file():
+        raise SourceReadError(f"DuckDB database not found: {path}")
+    catalog = f"{alias}_db"
+    try:
+        con.execute(f"ATTACH {_literal(str(path))} AS {_ident(catalog)} (READ_ONLY)")
+        relation = ".".join(_ident(part) for part in (catalog, *table.split(".")))
+        con.execute(f"SELECT * FROM {relation}").fetchmany(0)
+    except duckdb.Error as error:
+        raise SourceReadError(f"cannot read table {table!r} of {path}: {first_line(error)}") from error
+    return relation
+
+
+def _postgres_frame(dsn_env: str, table: str) -> pd.DataFrame:
+    """All rows of a PostgreSQL table; the connection string comes from the environment."""
+    import psycopg
+    import sqlalchemy as sa
+
+    dsn = os.environ.get(dsn_env)
+    if not dsn:
+        raise SourceReadError(
+            f"environment variable {dsn_env} (postgres.dsn_env) is not set; it must hold the "
+            "connection string, e.g. postgresql://user@127.0.0.1:5432/db"
+        )
+    engine = sa.create_engine("postgresql+psycopg://", creator=lambda: psycopg.connect(dsn))
+    schema, _, name = table.rpartition(".")
+    try:
+        with engine.connect() as connection:
+            return pd.read_sql_table(name, connection, schema=schema or None, dtype_backend="numpy_nullable")
+    except (sa.exc.SQLAlchemyError, psycopg.Error, ValueError) as error:
+        # the message never shows the DSN: it may hold a password
+        message = f"cannot read PostgreSQL table {table!r} (${dsn_env}): {first_line(error)}"
+        raise SourceReadError(message) from None
+    finally:
+        engine.dispose()
+
+
+# --- evaluating columns and filters --------------------------------------------------------------
+
+
+def _evaluate(con: duckdb.DuckDBPyConnection, spec: ReadSpec, present: dict[str, list[str]]) -> ReadResult:
+    """Check every expression binds, count the filters' drops, then select the kept rows."""
+    columns = (dict(spec.columns) or _by_name(spec.by_name, present["src"])) | dict(spec.extra)
+    frm = _from_clause(spec.joins)
+    problems = _bind_problems(con, spec, columns, frm, present)
+    if problems:
+        return ReadResult(problems=problems)
+    keep = " AND ".join(f"coalesce(({f.keep}), false)" for f in spec.filters) or "true"
+    try:
+        drops = _filter_drops(con, spec, frm)
+        frame = _select(con, columns, frm, keep)
+    except duckdb.Error as error:
+        return ReadResult(problems=_runtime_problems(con, spec, columns, frm, keep, error))
+    joined = frame[ROW].duplicated(keep=False)
+    if joined.any():
+        return ReadResult(problems=[_fan_out_problem(spec, frame[ROW][joined])])
+    return ReadResult(frame=frame, drops=drops)
+
+
+def _by_name(targets: tuple[str, ...], available: list[str]) -> dict[str, str]:
+    return {name: _ident(name) for name in targets if name in available}
+
+
+def _from_clause(joins: tuple[Join, ...]) -> str:
+    clause = "src"
+    for join in joins:
+        keys = ", ".join(_ident(key) for key in join.using)
+        clause += f" LEFT JOIN {_ident(join.alias)} USING ({keys})"
+    return clause
+
+
+def _bind_problems(
+    con: duckdb.DuckDBPyConnection,
+    spec: ReadSpec,
+    columns: Mapping[str, str],
+    frm: str,
+    present: dict[str, list[str]],
+) -> list[str]:
+    """Every expression and filter that does not bind, each with a specific message."""
+    checks = [(f"column {target!r} = {expr!r}", expr) for target, expr in columns.items()]
+    checks += [
+        (f"where filter {f.keep!r} ({f.reason})", f"CAST(({f.keep}) AS BOOLEAN)") for f in spec.filters
+    ]
+    problems = []
+    for what, expr in checks:
+        try:
+            con.execute(f"DESCRIBE SELECT {expr} FROM {frm}")
+        except duckdb.Error as error:
+            problems.append(_bind_message(spec, what, error, present))
+    return problems
+
+
+def _bind_message(spec: ReadSpec, what: str, error: duckdb.Error, present: dict[str, list[str]]) -> str:
+    missing = _MISSING_COLUMN.search(str(error))
+    if missing is None:
+        hint = ' (quote names with spaces or SQL keywords: "Customer ID")' if "Parser" in str(error) else ""
+        return f"{spec.label}: {what} is not valid DuckDB SQL here: {first_line(error)}{hint}"
+    where = ", ".join([describe(spec.source), *(describe(join) for join in spec.joins)])
+    available = [name for names in present.values() for name in names]
+    return (
+        f"{spec.label}: {what} names column {missing.group(1)!r}, which is not in {where}; "
+        f"columns present: {available}"
+    )
+
+
+def _filter_drops(con: duckdb.DuckDBPyConnection, spec: ReadSpec, frm: str) -> list[Drop]:
+    """Rows each filter removes (a row counts for the first filter it fails), with row examples."""
+    if not spec.filters:
+        return []
+    cases = " ".join(f"WHEN NOT coalesce(({f.keep}), false) THEN {i}" for i, f in enumerate(spec.filters))
+    rows = con.execute(
+        f"SELECT rule, count(*), list({ROW} ORDER BY {ROW})[1:{MAX_EXAMPLES}] FROM "
+        f"(SELECT src.{ROW} AS {ROW}, CASE {cases} ELSE -1 END AS rule FROM {frm}) "
+        "WHERE rule >= 0 GROUP BY rule ORDER BY rule"
+    ).fetchall()
+    return [
+        Drop(spec.table, spec.filters[rule].reason, int(count), tuple(f"row {row}" for row in examples))
+        for rule, count, examples in rows
+    ]
+
+
+def _select(con: duckdb.DuckDBPyConnection, columns: Mapping[str, str], frm: str, keep: str) -> pd.DataFrame:
+    projected = ", ".join(f"({expr}) AS {_ident(target)}" for target, expr in columns.items())
+    projected = f"src.{ROW} AS {ROW}" + (f", {projected}" if projected else "")
+    return con.execute(f"SELECT {projected} FROM {frm} WHERE {keep} ORDER BY src.{ROW}").df()
+
+
+def _runtime_problems(
+    con: duckdb.DuckDBPyConnection,
+    spec: ReadSpec,
+    columns: Mapping[str, str],
+    frm: str,
+    keep: str,
+    error: duckdb.Error,
+) -> list[str]:
+    """Which expressions fail on the data (a cast of a bad value, say): run each one alone."""
+    problems = []
+    for target, expr in columns.items():
+        try:
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE __probe AS SELECT ({expr}) AS v FROM {frm} WHERE {keep}"
+            )
+        except duckdb.Error as failed:
+            problems.append(
+                f"{spec.label}: column {target!r} = {expr!r} fails on the data: {first_line(failed)}"
+            )
+    return problems or [f"{spec.label}: the where filters fail on the data: {first_line(error)}"]
+
+
+def _fan_out_problem(spec: ReadSpec, rows: pd.Series) -> str:
+    examples = ", ".join(f"row {row}" for row in rows.drop_duplicates().head(MAX_EXAMPLES))
+    aliases = ", ".join(f"{join.alias!r} on {list(join.using)}" for join in spec.joins)
+    return (
+        f"{spec.label}: {rows.nunique():,} source rows match more than one row of a joined table "
+        f"({aliases}); a join must find at most one row per key; examples: {examples}"
+    )
+
+
+# --- SQL text -----------------------------------------------------------------------------------
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of a (DuckDB) error: the rest lists candidate functions and hints."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _under(root: Path, path: str) -> Path:
+    candidate = Path(path).expanduser()
+    return candidate if candidate.is_absolute() else root / candidate
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(value: object) -> str:
+    """A DuckDB literal for a read option value (text, number, bool, list or mapping of text)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_literal(str(k))}: {_literal(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_literal(v) for v in value) + "]"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _options(options: Mapping[str, object]) -> str:
+    for key in options:
+        if not _IDENTIFIER.match(key):
+            raise SourceReadError(f"read_options: {key!r} is not an option name")
+    return "".join(f", {key} = {_literal(value)}" for key, value in options.items())

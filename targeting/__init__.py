@@ -1,0 +1,1 @@
+"""Targeting: customer value, uplift, action choice, list selection and the marketers' report."""

@@ -1,0 +1,362 @@
+"""Targeting: expected value saved, filters, selection within budget and capacity, threshold, outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from pydantic import ValidationError
+from typer.testing import CliRunner
+
+from core.config import Action, Settings
+from pipelines.cli import app
+from targeting.select import (
+    Filters,
+    TargetingError,
+    attach_actions,
+    cost_threshold,
+    expected_value_saved,
+    filter_mask,
+    parse_where,
+    refine_actions,
+    select,
+    stage_actions,
+    summarize,
+    uplift_value_saved,
+)
+from targeting.targets import Request, atomic_write
+
+runner = CliRunner()
+ACTIONS = (
+    Action(stage="purchase", action="p", success_rate=0.1, cost=1.0, channel="email"),
+    Action(stage="retention", action="r", success_rate=0.2, cost=2.0),
+    Action(stage="retention", reason_family="transactional", action="r-tx", success_rate=0.5, cost=4.0),
+    Action(stage="advocacy", action="a", success_rate=0.3, cost=3.0, channel="phone"),
+)
+
+
+def scored(n: int = 6) -> pd.DataFrame:
+    stages = ["purchase", "retention", "advocacy"]
+    frame = pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(n)],
+            "churn_probability": np.linspace(0.9, 0.1, n),
+            "risk_tier": ["high", "high", "medium", "medium", "low", "low"][:n],
+            "current_stage": [stages[i % 3] for i in range(n)],
+            "customer_value": np.full(n, 100.0),
+        }
+    )
+    frame["expected_value_at_risk"] = frame["churn_probability"] * frame["customer_value"]
+    out = attach_actions(frame, ACTIONS)
+    out["expected_value_saved"] = expected_value_saved(out)
+    return out
+
+
+def test_expected_value_saved_is_probability_value_success_minus_cost():
+    frame = scored()
+    row = frame.iloc[1]  # retention: p 0.74, value 100, success 0.2, cost 2
+    assert row["expected_value_saved"] == pytest.approx(row["churn_probability"] * 100 * 0.2 - 2.0)
+    assert frame["recommended_action"].tolist()[:3] == ["p", "r", "a"]
+    assert frame["contact_channel"].tolist()[:3] == ["email", "", "phone"]
+
+
+def test_a_missing_stage_default_is_an_error_naming_the_stage():
+    with pytest.raises(TargetingError, match=r"no default action for stage\(s\) advocacy"):
+        stage_actions(ACTIONS[:3])
+    with pytest.raises(ValidationError, match=r"active stage.*advocacy"):
+        Settings(actions=ACTIONS[:3])
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"), [("success_rate", 1.5, "between 0 and 1"), ("cost", -1.0, ">= 0")]
+)
+def test_action_economics_are_validated(field, value, message):
+    args = {"stage": "retention", "action": "x", "success_rate": 0.1, "cost": 1.0, field: value}
+    with pytest.raises(ValidationError, match=message):
+        Action(**args)
+
+
+def test_selection_respects_capacity_and_only_positive_rows():
+    frame = scored()
+    frame.loc[0, "expected_value_saved"] = -1.0
+    picked = select(frame, "expected_value_saved", capacity=3)
+    assert len(picked) == 3 and "c0" not in picked["customer_id"].tolist()
+    assert picked["expected_value_saved"].is_monotonic_decreasing
+    everyone = select(frame, "expected_value_saved")
+    assert (everyone["expected_value_saved"] > 0).all() and len(everyone) == (
+        frame["expected_value_saved"] > 0
+    ).sum()
+
+
+def test_selection_stays_within_the_budget_exactly():
+    frame = scored()  # costs in rank order: 1, 2, 3, 1, 2, 3 (stages cycle)
+    positive = frame[frame["expected_value_saved"] > 0]
+    costs = positive.sort_values("expected_value_saved", ascending=False)["action_cost"].to_numpy()
+    budget = float(costs[:3].sum())
+    picked = select(frame, "expected_value_saved", budget=budget)
+    assert picked["action_cost"].sum() == pytest.approx(budget)
+    assert len(picked) == 3
+    tighter = select(frame, "expected_value_saved", budget=budget - 0.01)
+    assert len(tighter) == 2 and tighter["action_cost"].sum() <= budget - 0.01
+    both = select(frame, "expected_value_saved", budget=1e9, capacity=2)
+    assert len(both) == 2
+
+
+@pytest.mark.parametrize(("budget", "capacity"), [(0.0, None), (-5.0, None), (None, 0)])
+def test_non_positive_budget_or_capacity_is_rejected(budget, capacity):
+    with pytest.raises(TargetingError, match="must be"):
+        Request(budget=budget, capacity=capacity)
+    with pytest.raises(TargetingError, match="must be"):
+        select(scored(), "expected_value_saved", budget=budget, capacity=capacity)
+
+
+def features_frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(6)],
+            "region": ["north", "south", "north", "east", "south", "north"],
+            "age": [30.0, 40.0, 30.0, 50.0, np.nan, 40.0],
+        }
+    )
+
+
+def test_filters_by_stage_tier_and_columns():
+    frame, feats = scored(), features_frame()
+    mask = filter_mask(frame, feats, Filters(where=parse_where(["region=north"])))
+    assert frame.loc[mask, "customer_id"].tolist() == ["c0", "c2", "c5"]
+    mask = filter_mask(frame, feats, Filters(where=parse_where(["region=north", "region=east", "age=30"])))
+    assert frame.loc[mask, "customer_id"].tolist() == ["c0", "c2"]
+    mask = filter_mask(frame, feats, Filters(stages=("retention",), tiers=("high", "low")))
+    assert frame.loc[mask, "customer_id"].tolist() == ["c1", "c4"]
+    floor = 0.5
+    mask = filter_mask(frame, feats, Filters(min_probability=floor))
+    expected = frame.loc[frame["churn_probability"] >= floor, "customer_id"].tolist()
+    assert 0 < len(expected) < len(frame) and frame.loc[mask, "customer_id"].tolist() == expected
+
+
+@pytest.mark.parametrize("floor", [-0.1, 1.0, 2.0])
+def test_min_probability_outside_zero_one_is_rejected(floor):
+    with pytest.raises(TargetingError, match="--min-probability"):
+        Filters(min_probability=floor)
+
+
+@pytest.mark.parametrize(
+    ("filters", "message"),
+    [
+        (Filters(where={"colour": ("red",)}), "unknown --where column 'colour'; valid: region, age"),
+        (
+            Filters(where={"region": ("west",)}),
+            "region=west: no customer has that value; values: east, north",
+        ),
+        (Filters(where={"age": ("old",)}), "the column is numeric"),
+        (Filters(stages=("churned",)), "unknown stage 'churned'; valid: purchase, retention, advocacy"),
+        (Filters(tiers=("extreme",)), "unknown risk tier 'extreme'"),
+    ],
+)
+def test_bad_filters_say_what_is_valid(filters, message):
+    with pytest.raises(TargetingError, match=message.replace("(", r"\(")):
+        filter_mask(scored(), features_frame(), filters)
+
+
+def test_where_needs_column_equals_value():
+    with pytest.raises(TargetingError, match="column=value"):
+        parse_where(["region"])
+
+
+def test_main_reason_action_replaces_the_default_only_when_worth_more_and_affordable():
+    frame = scored().iloc[[1, 4]]  # two retention customers, p 0.74 and 0.26, value 100
+    families = ["transactional", "transactional"]
+    out = refine_actions(frame, families, ACTIONS, expected_value_saved)
+    # r-tx: 0.74*100*0.5-4 = 33 > 0.74*100*0.2-2 = 12.8; for p 0.26: 9 > 3.2: both switch
+    assert out["recommended_action"].tolist() == ["r-tx", "r-tx"]
+    capped = refine_actions(frame, families, ACTIONS, expected_value_saved, budget=6.0)
+    assert capped["recommended_action"].tolist() == ["r-tx", "r"]  # 4 + 2 = 6: the second cannot
+    assert capped["action_cost"].sum() <= 6.0
+    kept = refine_actions(frame, ["behavioural", None], ACTIONS, expected_value_saved)
+    assert kept["recommended_action"].tolist() == ["r", "r"]
+
+
+def test_cost_threshold_on_a_hand_made_example():
+    # value 100, success 0.5, cost 10: contacting a churner saves 40, a stayer costs 10.
+    p = np.array([0.9, 0.8, 0.6, 0.4, 0.2])
+    churned = np.array([1, 1, 0, 1, 0])
+    ones = np.ones(5)
+    t = cost_threshold(p, churned, 100 * ones, 0.5 * ones, 10 * ones)
+    # top-k reductions: 40, 80, 70, 110, 100 -> best k = 4 (t = 0.4)
+    assert t.threshold == pytest.approx(0.4) and t.contacted == 4
+    assert t.saving_vs_nobody == pytest.approx(110.0)
+    assert t.saving_vs_everyone == pytest.approx(10.0)
+    assert t.cost == pytest.approx(300 - 110)
+    expensive = cost_threshold(p, churned, 100 * ones, 0.5 * ones, 60 * ones)
+    assert np.isinf(expensive.threshold) and expensive.contacted == 0
+
+
+def test_cost_threshold_does_not_split_ties():
+    p = np.array([0.9, 0.5, 0.5])
+    churned = np.array([1, 1, 0])
+    ones = np.ones(3)
+    t = cost_threshold(p, churned, 100 * ones, 0.5 * ones, 10 * ones)
+    # k = 2 (reduction 80) would split the tie at 0.5: only k = 1 (40) or k = 3 (70) are cut-offs
+    assert t.contacted == 3 and t.threshold == pytest.approx(0.5)
+
+
+def test_summary_adds_up_by_stage_and_tier():
+    table = scored()
+    s = summarize(table)
+    assert s["selected"] == 6
+    assert s["total_cost"] == pytest.approx(table["action_cost"].sum())
+    assert s["net_expected_value_saved"] == pytest.approx(table["expected_value_saved"].sum(), abs=0.01)
+    assert s["expected_value_saved"] == pytest.approx(s["net_expected_value_saved"] + s["total_cost"])
+    assert sum(v["customers"] for v in s["by_stage"].values()) == 6
+    assert sum(v["net"] for v in s["by_tier"].values()) == pytest.approx(
+        s["net_expected_value_saved"], abs=0.05
+    )
+
+
+def test_atomic_write_leaves_nothing_when_one_file_fails(tmp_path: Path):
+    good = tmp_path / "a.csv"
+
+    def fail(path: Path) -> None:
+        path.write_text("half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write({good: lambda p: p.write_text("ok"), tmp_path / "b.xlsx": fail})
+    assert list(tmp_path.iterdir()) == []
+    atomic_write({good: lambda p: p.write_text("ok")})
+    assert good.read_text() == "ok" and [p.name for p in tmp_path.iterdir()] == ["a.csv"]
+
+
+def test_targets_end_to_end_csv_and_xlsx_agree_and_budget_holds(trained, tmp_path: Path):
+    config = str(trained.config)
+    out = tmp_path / "lists"
+    result = runner.invoke(app, ["-c", config, "targets", "--budget", "40", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "cost-aware threshold" in result.output and "expected value saved" in result.output
+    table = pd.read_csv(out / "targets.csv", dtype={"customer_id": str})
+    sheet = pd.read_excel(out / "targets.xlsx", dtype={"customer_id": str}).fillna("")
+    summary = json.loads((out / "targets_summary.json").read_text())
+    assert len(table) > 0 and table["rank"].tolist() == list(range(1, len(table) + 1))
+    pd.testing.assert_frame_equal(table.fillna(""), sheet, check_dtype=False)
+    assert table["action_cost"].sum() <= 40 + 1e-6
+    assert (table["expected_value_saved"] > 0).all()
+    assert table["expected_value_saved"].is_monotonic_decreasing
+    assert table["reason_1"].str.len().gt(0).all() and table["recommended_action"].notna().all()
+    assert summary["selected"] == len(table)
+    assert summary["total_cost"] == pytest.approx(table["action_cost"].sum(), abs=0.05)
+    assert summary["customers_scored"] >= summary["customers_eligible"] >= len(table)
+    threshold = summary["cost_aware_threshold"]
+    assert (
+        threshold["rows"] > 0 and threshold["saving_vs_nobody"] >= 0 and threshold["saving_vs_everyone"] >= 0
+    )
+
+
+def test_targets_filters_through_the_cli(trained, tmp_path: Path):
+    config = str(trained.config)
+    out = tmp_path / "lists"
+    args = ["-c", config, "targets", "--capacity", "15", "--stage", "retention", "--tier", "high"]
+    result = runner.invoke(app, [*args, "--where", "region=north", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "targets.csv")
+    assert 0 < len(table) <= 15
+    assert set(table["current_stage"]) == {"retention"} and set(table["risk_tier"]) == {"high"}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--budget", "0"], "--budget must be a positive amount"),
+        (["--capacity", "-3"], "--capacity must be a positive number"),
+        (["--where", "shoe_size=42"], "unknown --where column 'shoe_size'"),
+        (["--where", "region=atlantis"], "no customer has that value"),
+        (["--stage", "awareness"], "unknown stage 'awareness'"),
+    ],
+)
+def test_bad_targets_input_is_a_clear_error_and_writes_nothing(trained, tmp_path: Path, args, message):
+    out = tmp_path / "lists"
+    result = runner.invoke(app, ["-c", str(trained.config), "targets", *args, "--out", str(out)])
+    assert result.exit_code == 1
+    assert message in " ".join(result.output.split()) and "Traceback" not in result.output
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_no_active_customers_is_a_clear_error_and_writes_nothing(trained, tmp_path: Path, monkeypatch):
+    import targeting.targets as targets
+
+    newest = targets.newest_features(trained.settings)
+    monkeypatch.setattr(targets, "newest_features", lambda _: newest.assign(current_stage="churned"))
+    out = tmp_path / "lists"
+    result = runner.invoke(app, ["-c", str(trained.config), "targets", "--out", str(out)])
+    assert result.exit_code == 1 and "no active customers" in result.output
+    assert not out.exists()
+
+
+def test_actions_missing_a_stage_is_a_clear_error_before_anything_runs(config_path: Path, tmp_path: Path):
+    actions = config_path.parent / "actions.yaml"
+    table = yaml.safe_load(actions.read_text())["actions"]
+    actions.write_text(yaml.safe_dump({"actions": [a for a in table if a["stage"] != "advocacy"]}))
+    out = tmp_path / "lists"
+    result = runner.invoke(app, ["-c", str(config_path), "targets", "--out", str(out)])
+    assert result.exit_code == 1
+    assert "advocacy" in result.output and "no default action" in result.output
+    assert not out.exists()
+
+
+def test_online_retail_list_and_the_value_method_choice(
+    config_path: Path, shared_data: Path, real, monkeypatch
+):
+    """The real data end to end; the run rate ranks future spend better there (docs/targeting.md)."""
+    from core.config import load_settings
+    from pipelines.steps import effective
+    from targeting.targets import value_evaluation
+
+    real("online_retail", "online_retail.csv.gz")
+    monkeypatch.setenv("JOURNEY_SHARED_DATA", str(shared_data))
+    steps = [["validate", "--source", "online_retail", "--as-of", "2012-01-01"], ["features", "build"]]
+    for args in [*steps, ["train", "churn"], ["train", "stage"], ["targets", "--budget", "300"]]:
+        result = runner.invoke(app, ["-c", str(config_path), *args])
+        assert result.exit_code == 0, result.output
+    settings = effective(load_settings(config_path))
+    table = pd.read_csv(settings.paths.outputs_dir / "targets.csv")
+    assert len(table) > 0 and table["action_cost"].sum() <= 300
+    assert "cost-aware threshold: churn probability >=" in " ".join(result.output.split())
+    value = value_evaluation(settings)
+    assert value["run_rate"]["spearman"] > value["bgnbd"]["spearman"]
+    assert value["run_rate"]["top_decile_capture"] > value["bgnbd"]["top_decile_capture"]
+
+
+def test_uplift_value_saved_ignores_the_success_rate():
+    frame = pd.DataFrame(
+        {
+            "uplift": [0.2, -0.1],
+            "customer_value": [100.0, 50.0],
+            "success_rate": [0.5, 0.5],
+            "action_cost": [2.0, 1.0],
+        }
+    )
+    assert np.allclose(uplift_value_saved(frame), [18.0, -6.0])
+
+
+def test_ranking_by_uplift_needs_a_model_then_ranks_by_uplift_x_value(trained, tmp_path: Path):
+    config = str(trained.config)
+    out = tmp_path / "uplift"
+    result = runner.invoke(app, ["-c", config, "targets", "--rank-by", "uplift", "--out", str(out)])
+    assert result.exit_code == 1 and "run `journey uplift` first" in result.output
+    assert not out.exists() or not any(out.iterdir())
+    assert runner.invoke(app, ["-c", config, "uplift", "--learner", "t_learner"]).exit_code == 0
+    args = ["-c", config, "targets", "--rank-by", "uplift", "--capacity", "30", "--out", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "targets.csv")
+    assert 0 < len(table) <= 30 and (table["uplift"] > 0).all()
+    saved = table["uplift"] * table["customer_value"] - table["action_cost"]
+    assert np.allclose(saved, table["expected_value_saved"], atol=0.02)
+    assert (np.diff(table["expected_value_saved"].to_numpy()) <= 1e-9).all()
+    summary = json.loads((out / "targets_summary.json").read_text())
+    assert summary["ranked_by"].startswith("uplift")
+    bad = runner.invoke(app, ["-c", config, "targets", "--rank-by", "luck"])
+    assert bad.exit_code == 1 and "--rank-by must be" in bad.output
