@@ -173,29 +173,6 @@ def _wait(proc: subprocess.Popen[bytes], url: str, timeout_s: float, log_file: P
     raise TimeoutError(f"server not ready after {timeout_s:.0f} s:\n{_tail(log_file)}")
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the server, then make sure none of its descendants outlive it (by pid)."""
-    try:
-        children = psutil.Process(proc.pid).children(recursive=True)
-    except psutil.Error:
-        children = []
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-    for child in children:
-        try:
-            child.terminate()
-        except psutil.Error:
-            continue
-    _, alive = psutil.wait_procs(children, timeout=10)
-    for child in alive:
-        child.kill()
-
-
 def tree_cpu_s(pid: int) -> float:
     total = 0.0
     for p in process_tree(pid):
@@ -236,7 +213,7 @@ def ours(config: Path, folder: Path, ready_timeout: float) -> Iterator[Server]:
         ready = _wait(proc, f"{url}/readyz", ready_timeout, log_file)
         yield Server("journey", url, proc, ready, len(process_tree(proc.pid)))
     finally:
-        _stop(proc)
+        service_process.stop(proc)
 
 
 @contextmanager
@@ -273,7 +250,7 @@ def mlflow_server(config: Path, folder: Path, ready_timeout: float) -> Iterator[
         ready = _wait(proc, f"{url}/ping", ready_timeout, log_file)
         yield Server("mlflow", url, proc, ready, len(process_tree(proc.pid)))
     finally:
-        _stop(proc)
+        service_process.stop(proc)
 
 
 # ---------------------------------------------------------------------------------------------

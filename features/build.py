@@ -127,8 +127,8 @@ def _write_file(part: pa.Table, target: Path, keys: list[str]) -> None:
 
     Statistics only for the key columns (readers filter on those, never on feature values), and
     a small dictionary page: a column with many distinct values falls back to plain encoding
-    early instead of building a dictionary it then drops. Together about a third less encoding
-    CPU than pyarrow's defaults, and ~10% smaller files.
+    early instead of building a dictionary it then drops. Both cut encoding CPU and file size
+    against pyarrow's defaults (docs/benchmarks.md).
     """
     tmp = target.with_suffix(".tmp")
     pq.write_table(part, tmp, write_statistics=keys, dictionary_pagesize_limit=64 * 1024)
@@ -142,9 +142,8 @@ def in_key_order(table: pa.Table, time_col: str, key: str = NUMBER) -> pa.Table:
     grid returns its rows in sorted blocks: DuckDB hands row ranges of the grid to threads and
     each join keeps the order within a range. The order is found by a stable argsort (a merge
     of the few presorted runs, milliseconds), and realised by slicing the blocks without copying
-    a value (DuckDB's ORDER BY had cost the behavioural table ~1.2 of its 4.8 CPU-seconds at
-    100k customers). Rows in any other order are taken in sorted order (a copy): the result
-    never depends on the order DuckDB returns.
+    a value (cheaper than DuckDB's ORDER BY: docs/benchmarks.md). Rows in any other order are
+    taken in sorted order (a copy): the result never depends on the order DuckDB returns.
     """
     if table.num_rows == 0:
         return table

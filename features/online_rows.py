@@ -1,8 +1,8 @@
 """One row per customer beside Feast's SQLite online table, kept exact by triggers.
 
 Why: Feast's SQLite layout holds one row per (customer, feature); reading 1,000 customers of a
-65-feature service is 65,000 index lookups, ~40 ms of SQLite's own work here, most of a
-1,000-id request's budget. The mirror table `<table>__by_customer` holds, per customer, the
+65-feature service is 65,000 index lookups, most of a 1,000-id request's budget
+(docs/benchmarks.md). The mirror table `<table>__by_customer` holds, per customer, the
 grouped row the service's reader would otherwise compute on every request: the feature names and
 the hex of their serialized values (concatenated in one aggregation pass, so they line up) and
 the newest event time.
@@ -99,7 +99,7 @@ def prepare(conn: sqlite3.Connection, table: str) -> None:
     if table not in mirrored(conn, [table]):
         conn.execute(f'DROP TABLE IF EXISTS "{name}"')
     # a rowid table with a unique index, not WITHOUT ROWID: rows of ~1 KB would spread the
-    # key b-tree over many pages (1,000 lookups: ~15 ms against ~9 ms here)
+    # key b-tree over many pages and slow the lookups
     conn.execute(
         f'CREATE TABLE IF NOT EXISTS "{name}" '
         "(entity_key BLOB NOT NULL UNIQUE, names TEXT, hex_values TEXT, event_ts)"

@@ -111,7 +111,7 @@ class Plan:
     as_of: tuple[int, ...]
     windows: tuple[int, ...]
     # Where its small tables live: as real tables (`stashed`), DuckDB knows their size and key
-    # counts; as in-memory tables it guessed the events x day-table join ~260 times too small and
+    # counts; as in-memory tables it guessed the events x day-table join far too small and
     # built the next join's hash table on the wrong side.
     stash: Stash = field(default=no_stash, compare=False, repr=False)
     tables: dict[str, Table] = field(default_factory=dict, compare=False, repr=False)
@@ -398,8 +398,8 @@ class Facts:
     """Window aggregates as parts keyed by (customer number, as_of_day), put on the grid per use.
 
     Each reader left-joins only the parts holding the columns it reads onto the grid, instead of
-    every reader selecting from one wide table materialised once (~0.5 s of 2.7 at 100k
-    customers); parts that several readers need are materialised (`shared`).
+    every reader selecting from one wide table materialised once (slower: docs/benchmarks.md);
+    parts that several readers need are materialised (`shared`).
     """
 
     grid: Table  # (customer_id, as_of, cid)

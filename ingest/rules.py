@@ -10,13 +10,10 @@ import pandas as pd
 
 from core.schema import TableSpec
 from ingest.readers import MAX_EXAMPLES, ROW
-from ingest.validate import DataContractError, Drop, parse_timestamps
+from ingest.validate import FALSE_WORDS, TRUE_WORDS, DataContractError, Drop, parse_timestamps
 
 if TYPE_CHECKING:
     from ingest.mapping import Attribute, Refunds
-
-_TRUE = frozenset({"1", "1.0", "true", "yes", "y"})
-_FALSE = frozenset({"0", "0.0", "false", "no", "n"})
 
 
 def to_utc(frame: pd.DataFrame, spec: TableSpec, timezone: str) -> pd.DataFrame:
@@ -166,8 +163,8 @@ def as_labels(frame: pd.DataFrame, name: str, label: str) -> tuple[pd.DataFrame,
     drops = [_drop("snapshot_label", "no label value", frame, missing)]
     text = values[~missing].astype(str).str.strip().str.lower()
     flags = pd.Series(pd.NA, index=text.index, dtype="Int8")
-    flags[text.isin(_TRUE)] = 1
-    flags[text.isin(_FALSE)] = 0
+    flags[text.isin(TRUE_WORDS)] = 1
+    flags[text.isin(FALSE_WORDS)] = 0
     bad = flags.isna()
     if bad.any():
         shown = ", ".join(repr(v) for v in values[~missing][bad].drop_duplicates().head(MAX_EXAMPLES))

@@ -23,9 +23,9 @@ class UsabilityReport:
     """What a mapped source holds and supports; `blocking` problems make it unusable as it is."""
 
     source: str
+    prediction_window_days: int
     description: str = ""
     single_snapshot: bool = False
-    prediction_window_days: int = 90
     rows: dict[str, dict[str, int]] = field(default_factory=dict)
     customers: int = 0
     span: dict[str, Any] = field(default_factory=dict)

@@ -26,8 +26,10 @@ CUSTOMER_TABLES = ("transactions", "events", "campaigns", "stage_history")
 # Spellings that mean "no value", typically left behind by astype(str) upstream.
 _BLANK_TEXT = frozenset({"", "nan", "<na>", "nat"})
 _BLANK_IDS = _BLANK_TEXT | {"none", "null"}
-_TRUE_WORDS = frozenset({"true", "yes", "1", "1.0"})
-_BOOL_WORDS = _TRUE_WORDS | {"false", "no", "0", "0.0"}
+# How true and false are spelled in input files (compared stripped and lower-cased): the one list
+# for boolean columns and for snapshot labels.
+TRUE_WORDS = frozenset({"true", "yes", "y", "1", "1.0"})
+FALSE_WORDS = frozenset({"false", "no", "n", "0", "0.0"})
 _FLOAT_LIKE_ID = r"^(-?\d+)\.0*$"
 # Vocabulary columns compared case-insensitively against STAGES / EVENT_FAMILIES.
 _LOWERED = frozenset({"stage", "event_type"})
@@ -446,8 +448,8 @@ def _as_bools(values: pd.Series) -> tuple[pd.Series, pd.Series]:
         return values.astype(bool), pd.Series(False, index=values.index)
     codes, uniques = _factorize(values)
     words = uniques.astype(str).str.strip().str.lower()
-    flags = np.append(words.isin(_TRUE_WORDS).to_numpy(), False)
-    unknown = np.append(~words.isin(_BOOL_WORDS).to_numpy(), True)  # code -1: missing is no flag
+    flags = np.append(words.isin(TRUE_WORDS).to_numpy(), False)
+    unknown = np.append(~words.isin(TRUE_WORDS | FALSE_WORDS).to_numpy(), True)  # code -1: missing is no flag
     return (
         pd.Series(flags[codes], index=values.index, dtype=bool),
         pd.Series(unknown[codes], index=values.index),

@@ -47,7 +47,7 @@ def _write_csv(frame: pd.DataFrame, target: Path) -> Path:
 
 
 def score_all(settings: Settings, scorer: Scorer | None = None) -> tuple[pd.DataFrame, Path]:
-    """Score every active customer (no reasons: they cost ~1 ms a row); write outputs/scores.csv."""
+    """Score every active customer (no reasons: TreeSHAP is costly per row); write outputs/scores.csv."""
     scorer = scorer or load_scorer(settings)
     feats = active(newest_features(settings))
     scores = scorer.score_frame(feats)

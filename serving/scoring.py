@@ -94,6 +94,19 @@ def reason_sentence(
     return f"{meaning.capitalize()}: {_fmt(value)}"
 
 
+VALUE_FEATURE = "spend_365d"
+
+
+def run_rate_value(columns: Columns, window_days: int) -> np.ndarray:
+    """Customer value: the spend expected over the window at the trailing-year run rate (>= 0).
+
+    The one definition used by the API, batch scoring, targeting and uplift. spend_365d sums
+    orders; refunds are counted, not deducted, in the features.
+    """
+    spend = np.asarray(columns[VALUE_FEATURE], dtype=np.float64)
+    return np.nan_to_num(spend, nan=0.0).clip(min=0.0) * (window_days / 365.0)
+
+
 class Scorer:
     """Both champions plus the configuration that turns their outputs into a score."""
 
@@ -104,7 +117,6 @@ class Scorer:
         self.settings = settings
         self.threads = threads
         self.catalog = by_name(settings.demographics)
-        self.value_scale = settings.labels.prediction_window_days / 365.0
 
     @property
     def versions(self) -> dict[str, str]:
@@ -137,16 +149,15 @@ class Scorer:
         """booster.predict on a NumPy matrix. A server passes threads=1: requests already run
         concurrently, and with the cores busy OpenMP's thread hand-off made one-row calls' tail
         latency tens of times longer (docs/benchmarks.md). Batches of PARALLEL_ROWS or more use
-        every core even then: their work per thread dwarfs the hand-off (both models on 1,000 rows:
-        43 -> 25 ms, `python -m benchmarks.online_read`)."""
+        every core even then: their work per thread dwarfs the hand-off
+        (`python -m benchmarks.online_read`)."""
         if self.threads and len(x) < PARALLEL_ROWS:
             kwargs["num_threads"] = self.threads
         return np.asarray(booster.predict(x, num_iteration=booster.best_iteration, **kwargs))
 
     def customer_value(self, columns: Columns) -> np.ndarray:
         """Spend expected over the prediction window at the customer's trailing-year run rate."""
-        spend = np.asarray(columns["spend_365d"], dtype=np.float64)
-        return np.nan_to_num(spend, nan=0.0).clip(min=0.0) * self.value_scale
+        return run_rate_value(columns, self.settings.labels.prediction_window_days)
 
     def reasons(
         self, matrix: np.ndarray, columns: Columns, rows: Sequence[int], k: int

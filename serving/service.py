@@ -77,9 +77,8 @@ def _log(endpoint: str, started: float, scores: list[Any], models: dict[str, str
 async def _run(fn: Callable[..., T], *args: Any, work: int) -> T:
     """Small requests run on the event loop; larger ones in a worker thread.
 
-    A one-id score costs ~0.5 ms of CPU and handing it to a thread and back about as much again;
-    inline, one id served 686 requests/s at 1 client and p99 35.7 ms at 16 clients, against 576
-    and 52.8 ms when busy periods sent requests to threads (benchmarks/serving.py, 8 s cases).
+    Handing a one-id score to a thread and back costs about as much as the score itself, so
+    small requests are served faster inline (docs/benchmarks.md, `python -m benchmarks.serving`).
     A request of more than INLINE_WORK rows x (1 + reasons) goes to a thread so that it does not
     hold up the loop (health checks, small requests) for its whole duration.
     """
@@ -105,9 +104,9 @@ class JourneyService:
             "required (X-API-Key header)" if os.environ.get(http.API_KEY_ENV) else "NOT set: the API is open"
         )
         log.info("journey service ready: models %s; API key %s", self.champions.scorer.versions, key)
-        # The libraries loaded above leave ~1M long-lived objects; a full collection walked them
-        # all every few seconds under load (a 1,000-id request allocates ~70k objects), adding
-        # ~220 ms to one request in thirty. Freezing moves them out of the collector's sight.
+        # The libraries loaded above leave about a million long-lived objects; under load a full
+        # collection walked them all every few seconds and stalled a request each time.
+        # Freezing moves them out of the collector's sight.
         gc.freeze()
 
     def __is_ready__(self) -> bool:

@@ -1,8 +1,8 @@
-"""A lean read of Feast's SQLite online store: the same rows as Feast's own read, ~15x faster.
+"""A lean read of Feast's SQLite online store: the same rows as Feast's own read, much faster.
 
 Why: Feast's `get_online_features` turns every (customer, feature) row into a Python datetime, a
-response protobuf and then a dict; for 1,000 customers x 65 features that was ~0.7 s here, most of
-it conversions, not SQLite. This reader runs one query per feature view on the same table (Feast
+response protobuf and then a dict; for 1,000 customers that conversion, not SQLite, is most of a
+request's time (docs/benchmarks.md). This reader runs one query per feature view on the same table (Feast
 0.67's layout: table `<project>_<view>`, one row per entity key and feature, the value a serialized
 `feast.types.Value`), and lets SQLite group the rows by customer: one result row per customer with
 the feature names and the hex of the values concatenated in the same aggregation pass (so names
@@ -42,7 +42,7 @@ _BYTES = np.arange(1, 9)  # offsets of a double's eight bytes after its tag
 _DOUBLE = struct.Struct("<d")
 _DOUBLE_HEX = f"{DOUBLE_TAG:02X}"  # as SQLite's hex() writes it
 SMALL = 400  # values; below this decode_values decodes one by one
-MMAP_BYTES = 1 << 30  # map up to 1 GiB of the file (1,000 ids x 3 mirrors: ~9 -> ~7 ms, ad hoc)
+MMAP_BYTES = 1 << 30  # map up to 1 GiB of the file: page reads without a copy per read
 
 
 def decode_values(hex_values: list[str]) -> np.ndarray:

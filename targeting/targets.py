@@ -23,7 +23,7 @@ from core.config import Settings
 from core.schema import CHAMPION, CHURN_MODEL
 from features.build import TIMESTAMP
 from serving.batch import active, load_scorer, newest_features, snapshot_features
-from serving.scoring import Scorer, risk_tiers
+from serving.scoring import Scorer, risk_tiers, run_rate_value
 from targeting.select import (
     Filters,
     Score,
@@ -38,7 +38,7 @@ from targeting.select import (
     summarize,
     uplift_value_saved,
 )
-from targeting.value import compare_methods, customer_value, run_rate_value
+from targeting.value import compare_methods, customer_value
 
 SCORE = "expected_value_saved"
 FILES = ("targets.csv", "targets.xlsx", "targets_summary.json")

@@ -39,7 +39,7 @@ out of time), for a score s ranking the rows (highest first):
 
 Value at a budget (`value_at_budget`): B = ceil(budget x N) contacts among the N held-out rows;
 customer value v = spend over the trailing year (`spend_365d`) x window / 365, the spend expected
-over the prediction window at the trailing-year run rate (serving's `customer_value`). Rankings:
+over the prediction window at the trailing-year run rate (`serving.scoring.run_rate_value`). Rankings:
 uplift x v, churn probability x v, random, and on generated data true_uplift x mu0 x v.
 - estimated value saved = B x (mean of v x churn over the selected control rows - the same over
   the selected treated rows): unbiased for the sum over the selected of (effect on churn) x v
@@ -74,11 +74,10 @@ from core.io import table_path
 from core.schema import CHAMPION
 from features.build import TIMESTAMP, read_features, read_manifest
 from serving.artifact import ModelInputs
+from serving.scoring import run_rate_value
 
 Floats = npt.NDArray[np.float64]
-WINDOW_DAYS = 90
 BUDGETS = (0.1, 0.2, 0.3)
-VALUE_FEATURE = "spend_365d"
 # Bookkeeping columns of a campaign frame; every other column is a model feature.
 KEYS = ("customer_id", "campaign_id", "ts", "snapshot", "treated", "churn")
 # Small, regularised trees: the effect is a small difference of two noisy rates. One thread: the
@@ -117,7 +116,7 @@ def campaign_frame(
     transactions: pd.DataFrame,
     features: pd.DataFrame,
     end: pd.Timestamp,
-    window_days: int = WINDOW_DAYS,
+    window_days: int,
 ) -> pd.DataFrame:
     """One row per campaign row: features as of the campaign, the treatment flag and the outcome.
 
@@ -155,7 +154,7 @@ def feature_columns(frame: pd.DataFrame) -> list[str]:
 
 
 def split_by_campaign(
-    frame: pd.DataFrame, test_campaigns: int = 2, window_days: int = WINDOW_DAYS
+    frame: pd.DataFrame, test_campaigns: int, window_days: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Out of time: the newest `test_campaigns` campaigns are the test set.
 
@@ -430,12 +429,6 @@ class UpliftReport:
     model: UpliftScorer
 
 
-def customer_value(frame: pd.DataFrame, window_days: int = WINDOW_DAYS) -> Floats:
-    """Spend expected over the window at the trailing-year run rate (as serving's customer_value)."""
-    spend = frame[VALUE_FEATURE].to_numpy(dtype=np.float64, na_value=np.nan)
-    return np.asarray(np.nan_to_num(spend, nan=0.0).clip(min=0.0) * window_days / 365.0)
-
-
 def ranking_table(
     ranked: Mapping[str, npt.ArrayLike],
     churn: Floats,
@@ -471,7 +464,7 @@ def evaluate_uplift(
     learner: str = "x_learner",
     test_campaigns: int = 2,
     budgets: Sequence[float] = BUDGETS,
-    window_days: int = WINDOW_DAYS,
+    window_days: int,
     seed: int = 7,
 ) -> UpliftReport:
     """Fit the T- and X-learners on older campaigns and compare the rankings on the newest ones.
@@ -497,7 +490,7 @@ def evaluate_uplift(
     ranked = {name: model.predict(test) for name, model in models.items()}
     ranked["churn_probability"] = models["t_learner"].churn_control(test)
     scores = test[["customer_id", "campaign_id", "treated", "churn"]].assign(
-        **ranked, value=customer_value(test, window_days)
+        **ranked, value=run_rate_value(test, window_days)
     )
     v, gain = scores["value"].to_numpy(), None
     if truth is not None:
@@ -525,7 +518,7 @@ def evaluate_uplift_on_tables(
     learner: str = "x_learner",
     test_campaigns: int = 2,
     budgets: Sequence[float] = BUDGETS,
-    window_days: int = WINDOW_DAYS,
+    window_days: int,
     seed: int = 7,
 ) -> UpliftReport:
     """`evaluate_uplift` on the validated tables (clean_dir) and a feature build (features_dir).

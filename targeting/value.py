@@ -15,21 +15,13 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
+from serving.scoring import run_rate_value
 from training.clv import FitError, fit_bgnbd, fit_gamma_gamma, rfm_from_features
 
 log = logging.getLogger(__name__)
 ValueMethod = Literal["bgnbd", "run_rate"]
 METHODS: tuple[ValueMethod, ...] = ("run_rate", "bgnbd")
 PENALIZER = 1e-3  # a light ridge on the log-parameters keeps fits finite on small or odd snapshots
-
-
-def run_rate_value(frame: pd.DataFrame, window_days: int) -> np.ndarray:
-    """Spend expected over the window at the customer's trailing-year run rate (>= 0).
-
-    spend_365d sums orders (positive lines); refunds are counted, not deducted, in the features.
-    """
-    spend = np.nan_to_num(frame["spend_365d"].to_numpy(dtype=np.float64), nan=0.0)
-    return spend.clip(min=0.0) * window_days / 365.0
 
 
 def fit_rows(n: int, size: int, seed: int) -> np.ndarray:

@@ -96,24 +96,12 @@ def stage_confusion(y: np.ndarray, pred: np.ndarray, n: int) -> np.ndarray:
     return confusion_matrix(y, pred, labels=np.arange(n))
 
 
-def stays_in_stage_accuracy(y: np.ndarray, current: np.ndarray) -> float:
-    """Accuracy of the "stays in the current stage" rule (the naive next-stage baseline)."""
-    return float(np.mean(y == current))
-
-
 def transition_matrix(train_current: np.ndarray, train_next: np.ndarray, n: int) -> np.ndarray:
     """Empirical P(next | current) from training rows; unseen current stages stay where they are."""
     counts = np.zeros((n, n))
     np.add.at(counts, (train_current, train_next), 1)
     totals = counts.sum(axis=1, keepdims=True)
     return np.where(totals > 0, counts / np.where(totals > 0, totals, 1), np.eye(n))
-
-
-def markov_predict(
-    train_current: np.ndarray, train_next: np.ndarray, test_current: np.ndarray, n: int
-) -> np.ndarray:
-    """The empirical transition matrix's most likely next stage for each test row's current stage."""
-    return np.asarray(transition_matrix(train_current, train_next, n).argmax(axis=1)[test_current])
 
 
 def label_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:

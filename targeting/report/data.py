@@ -26,7 +26,7 @@ from serving.scoring import Scorer
 from training.train import TEST_PREDICTIONS
 
 log = logging.getLogger(__name__)
-REASON_SAMPLE = 2000  # TreeSHAP costs ~1 ms a row: per-segment reasons use the riskiest customers only
+REASON_SAMPLE = 2000  # TreeSHAP is costly per row: per-segment reasons use the riskiest customers only
 LIST_HEAD = 25
 TARGET_FILES = ("targets.csv", "at_risk.csv")  # `journey targets` output, newest first on a tie
 LIST_COLUMNS = (

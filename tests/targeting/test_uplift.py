@@ -228,7 +228,7 @@ def test_campaign_frame_point_in_time_and_outcome() -> None:
         }
     )
     end = _ts("2024-06-01")  # c2 (2024-05-01) has no complete 90-day window
-    frame = campaign_frame(campaigns, transactions, features, end)
+    frame = campaign_frame(campaigns, transactions, features, end, 90)
     assert frame["customer_id"].tolist() == ["a", "b", "c"]
     assert (frame["snapshot"] == _ts("2024-02-01")).all()  # not the 2024-03-01 snapshot after it
     assert frame["spend_365d"].tolist() == [2.0, 2.0, 2.0]
@@ -242,15 +242,15 @@ def test_split_by_campaign_is_out_of_time_with_a_gap() -> None:
     frame = pd.DataFrame(
         {"campaign_id": list(starts), "ts": [_ts(t) for t in starts.values()], "customer_id": list("wxyz")}
     )
-    train, test = split_by_campaign(frame, test_campaigns=1)
+    train, test = split_by_campaign(frame, test_campaigns=1, window_days=90)
     assert test["campaign_id"].tolist() == ["k4"]
     # k3's window (to 2024-07-30) closes before k4 starts; k2's too.
     assert train["campaign_id"].tolist() == ["k1", "k2", "k3"]
-    train, test = split_by_campaign(frame, test_campaigns=2)
+    train, test = split_by_campaign(frame, test_campaigns=2, window_days=90)
     assert test["campaign_id"].tolist() == ["k3", "k4"]
     assert train["campaign_id"].tolist() == ["k1"]  # k2's window ends 2024-05-30, after k3 started
     with pytest.raises(ValueError, match="campaigns"):
-        split_by_campaign(frame, test_campaigns=4)
+        split_by_campaign(frame, test_campaigns=4, window_days=90)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -281,7 +281,7 @@ def test_campaign_frame_on_generated_data(generated: tuple[Path, Path, dict[str,
     campaigns, transactions = tables["campaigns"], tables["transactions"]
     manifest = read_manifest(features_dir)
     features = load_features(features_dir, campaigns["customer_id"].unique().tolist())
-    frame = campaign_frame(campaigns, transactions, features, manifest.end)
+    frame = campaign_frame(campaigns, transactions, features, manifest.end, 90)
     complete = campaigns[campaigns["ts"] + pd.Timedelta(days=90) <= manifest.end]
     # Dropped only: rows before the first snapshot (the first campaign) and customers with none yet.
     after_first = complete[complete["ts"] >= manifest.snapshots[0]]
@@ -315,7 +315,7 @@ def test_true_effect_and_gain_follow_the_generator() -> None:
 @pytest.fixture(scope="module")
 def report(generated: tuple[Path, Path, dict[str, pd.DataFrame]]) -> UpliftReport:
     clean, features_dir, tables = generated
-    return evaluate_uplift_on_tables(clean, features_dir, tables["campaign_truth"])
+    return evaluate_uplift_on_tables(clean, features_dir, tables["campaign_truth"], window_days=90)
 
 
 def test_uplift_evaluation_on_generated_data(report: UpliftReport) -> None:
@@ -347,7 +347,7 @@ def test_the_learner_is_chosen_and_scores_feature_frames(
     test = report.scores
     clean, features_dir, _ = generated
     with pytest.raises(ValueError, match="unknown uplift learner"):
-        evaluate_uplift_on_tables(clean, features_dir, learner="s_learner")
+        evaluate_uplift_on_tables(clean, features_dir, learner="s_learner", window_days=90)
     features = load_features(features_dir, test["customer_id"].head(50).tolist())
     uplift = report.model.predict(features)
     assert uplift.shape == (len(features),) and np.isfinite(uplift).all()

@@ -6,13 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from serving.scoring import run_rate_value
 from targeting.value import (
     bgnbd_value,
     compare_methods,
     customer_value,
     fit_rows,
     future_spend,
-    run_rate_value,
     value_metrics,
 )
 
