@@ -485,6 +485,7 @@ def test_stage_case_is_normalised() -> None:
         ([1, 0], [True, False]),
         ([1.0, 0.0], [True, False]),
         (["1", "0"], [True, False]),
+        ([" y", "N "], [True, False]),  # the spellings snapshot labels accept, too
     ],
 )
 def test_treated_accepts_common_spellings(raw: list[object], expected: list[bool]) -> None:
