@@ -204,21 +204,18 @@ def _nodes(
     out = []
     for name, (y, h) in stack.items():
         tx, anchor = (x - 6, "end") if left else (x + 18, "start")
-        color = STAGE_COLORS.get(name, GREY)
-        label_y = f"{y + h / 2 + 4:.1f}"
-        out.append(
-            SankeyNode(
-                f"{x:.1f}",
-                f"{y:.1f}",
-                f"{max(h, 1):.1f}",
-                color,
-                f"{tx:.1f}",
-                label_y,
-                anchor,
-                name,
-                f"{int(totals[name]):,}",
-            )
+        node = SankeyNode(
+            x=f"{x:.1f}",
+            y=f"{y:.1f}",
+            height=f"{max(h, 1):.1f}",
+            color=STAGE_COLORS.get(name, GREY),
+            label_x=f"{tx:.1f}",
+            label_y=f"{y + h / 2 + 4:.1f}",
+            anchor=anchor,
+            stage=name,
+            customers=f"{int(totals[name]):,}",
         )
+        out.append(node)
     return out
 
 

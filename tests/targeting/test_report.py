@@ -21,7 +21,7 @@ from core.config import RiskTiers
 from core.schema import CHAMPION, CHURN_MODEL, STAGE_MODEL
 from features.build import read_manifest
 from pipelines.cli import app
-from targeting.report import tables
+from targeting.report import charts, tables
 from targeting.report.context import NAV, context, heatmap, lines, pct, pill, table
 from targeting.report.data import gather
 from targeting.report.model import ModelInfo, ReportData, TargetList
@@ -258,4 +258,20 @@ def test_table_cells_carry_their_kind_and_alignment():
         ("text", "5.0%", True),
         ("lines", ["a"], False),
         ("text", "", False),
+    ]
+
+
+def test_the_sankey_has_a_band_per_nonzero_flow_and_labelled_nodes_on_both_sides():
+    flows = pd.DataFrame([[3, 0], [1, 4]], index=["purchase", "retention"], columns=["retention", "churned"])
+    drawn = charts.sankey(flows)
+    assert [(b.source, b.target, b.customers) for b in drawn.bands] == [
+        ("purchase", "retention", "3"),
+        ("retention", "retention", "1"),
+        ("retention", "churned", "4"),
+    ]
+    assert [(n.stage, n.customers, n.anchor) for n in drawn.nodes] == [
+        ("purchase", "3", "end"),
+        ("retention", "5", "end"),
+        ("retention", "4", "start"),
+        ("churned", "4", "start"),
     ]
