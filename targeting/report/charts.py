@@ -1,12 +1,12 @@
-"""The report's charts as inline SVG strings: matplotlib figures (no pyplot) and a hand-drawn Sankey."""
+"""The report's charts: matplotlib figures (no pyplot) as inline SVG, and a Sankey's geometry."""
 
 from __future__ import annotations
 
 import io
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
-from html import escape
 from typing import Any, ParamSpec
 
 import matplotlib
@@ -156,6 +156,7 @@ def _stack(totals: pd.Series, height: float, gap: float) -> dict[str, tuple[floa
 
 
 def _band(x0: float, x1: float, top0: float, top1: float, thick0: float, thick1: float) -> str:
+    """The SVG path of one flow: a band from the left node to the right one, its edges Bezier curves."""
     mid = (x0 + x1) / 2
     return (
         f"M{x0:.1f},{top0:.1f} C{mid:.1f},{top0:.1f} {mid:.1f},{top1:.1f} {x1:.1f},{top1:.1f} "
@@ -164,21 +165,62 @@ def _band(x0: float, x1: float, top0: float, top1: float, thick0: float, thick1:
     )
 
 
-def _nodes(stack: dict[str, tuple[float, float]], totals: pd.Series, x: float, left: bool) -> list[str]:
+@dataclass(frozen=True)
+class SankeyBand:
+    path: str
+    color: str
+    source: str
+    target: str
+    customers: str
+
+
+@dataclass(frozen=True)
+class SankeyNode:
+    x: str
+    y: str
+    height: str
+    color: str
+    label_x: str
+    label_y: str
+    anchor: str  # the label's text-anchor: left nodes are labelled on their left
+    stage: str
+    customers: str
+
+
+@dataclass(frozen=True)
+class Sankey:
+    """The geometry of a stage-flow diagram; the page template draws it as inline SVG."""
+
+    view_box: str
+    ink: str
+    muted: str
+    bands: tuple[SankeyBand, ...]
+    nodes: tuple[SankeyNode, ...]
+
+
+def _nodes(
+    stack: dict[str, tuple[float, float]], totals: pd.Series, x: float, left: bool
+) -> list[SankeyNode]:
     out = []
     for name, (y, h) in stack.items():
-        color = STAGE_COLORS.get(name, GREY)
         tx, anchor = (x - 6, "end") if left else (x + 18, "start")
-        out.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="12" height="{max(h, 1):.1f}" fill="{color}"/>')
-        out.append(
-            f'<text x="{tx:.1f}" y="{y + h / 2 + 4:.1f}" text-anchor="{anchor}">'
-            f"{escape(name)} <tspan fill='{MUTED}'>{int(totals[name]):,}</tspan></text>"
+        node = SankeyNode(
+            x=f"{x:.1f}",
+            y=f"{y:.1f}",
+            height=f"{max(h, 1):.1f}",
+            color=STAGE_COLORS.get(name, GREY),
+            label_x=f"{tx:.1f}",
+            label_y=f"{y + h / 2 + 4:.1f}",
+            anchor=anchor,
+            stage=name,
+            customers=f"{int(totals[name]):,}",
         )
+        out.append(node)
     return out
 
 
-def sankey(flows: pd.DataFrame, width: int = 760, height: int = 380) -> str:
-    """Stage flow as SVG: current stage (left) to next stage (right), band width = customers."""
+def sankey(flows: pd.DataFrame, width: int = 760, height: int = 380) -> Sankey:
+    """Stage flow: current stage (left) to next stage (right), band width = customers."""
     x0, x1, gap = 170.0, width - 182.0, 10.0
     left_tot, right_tot = flows.sum(axis=1), flows.sum(axis=0)
     left, right = _stack(left_tot, height, gap), _stack(right_tot, height, gap)
@@ -192,14 +234,8 @@ def sankey(flows: pd.DataFrame, width: int = 760, height: int = 380) -> str:
                 continue
             t0, t1 = n / left_tot[src] * left[src][1], n / right_tot[dst] * right[dst][1]
             path = _band(x0 + 12, x1, used_left[src], used_right[dst], t0, t1)
-            bands.append(
-                f'<path d="{path}" fill="{STAGE_COLORS.get(src, GREY)}" fill-opacity="0.35">'
-                f"<title>{escape(src)} → {escape(dst)}: {n:,}</title></path>"
-            )
+            bands.append(SankeyBand(path, STAGE_COLORS.get(src, GREY), str(src), str(dst), f"{n:,}"))
             used_left[src] += t0
             used_right[dst] += t1
-    parts = [*bands, *_nodes(left, left_tot, x0, True), *_nodes(right, right_tot, x1, False)]
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 -10 {width} {height + 20}" role="img" '
-        f'font-size="13" fill="{INK}">' + "".join(parts) + "</svg>"
-    )
+    nodes = (*_nodes(left, left_tot, x0, True), *_nodes(right, right_tot, x1, False))
+    return Sankey(f"0 -10 {width} {height + 20}", INK, MUTED, tuple(bands), nodes)

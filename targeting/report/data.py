@@ -1,8 +1,9 @@
 """`journey report`: gather what a marketer needs into one dataclass and write it as one HTML file.
 
 The gathering is the framework edge (feature tables, the MLflow registry and run artifacts, the
-newest target list); the summaries are pure (targeting.report.tables) and so is the page
-(targeting.report.render).
+newest target list) and fills targeting.report.model.ReportData; the summaries are pure
+(targeting.report.tables) and so is the page (targeting.report.context, then the Jinja2 templates
+rendered by targeting.report.render).
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from unittest import mock
 
@@ -18,11 +18,13 @@ import mlflow
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
-from core.config import RiskTiers, Settings
+from core.config import Settings
 from features.build import TIMESTAMP
 from features.catalog import by_name
 from serving.batch import active, load_scorer, newest_features
 from serving.scoring import Scorer
+from targeting.report.model import ModelInfo, ReportData, TargetList
+from targeting.report.render import render
 from training.train import TEST_PREDICTIONS
 
 log = logging.getLogger(__name__)
@@ -45,42 +47,6 @@ LIST_COLUMNS = (
     "recommended_action",
     "contact_channel",
 )
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """One champion: registry name, version, its aliases and tags, and its training run's lineage."""
-
-    name: str
-    version: str
-    aliases: tuple[str, ...]
-    tags: dict[str, str]
-    run_id: str
-    lineage: dict[str, str]
-
-
-@dataclass(frozen=True)
-class TargetList:
-    file: str
-    head: pd.DataFrame
-    rows: int
-
-
-@dataclass(frozen=True)
-class ReportData:
-    """Everything the page shows; `churn_test`/`stage_test` are None for runs that predate them."""
-
-    as_of: pd.Timestamp
-    scores: pd.DataFrame  # every active customer at the newest snapshot (no reasons)
-    reasons: pd.DataFrame  # the REASON_SAMPLE riskiest of them, with their top 3 reason features
-    churn_test: pd.DataFrame | None
-    stage_test: pd.DataFrame | None
-    importance: pd.Series | None
-    models: tuple[ModelInfo, ...]
-    targets: TargetList | None
-    tiers: RiskTiers
-    window_days: int  # the churn label's prediction window
-    descriptions: dict[str, str]  # feature name -> plain-language meaning
 
 
 def reason_sample(scorer: Scorer, feats: pd.DataFrame, scores: pd.DataFrame, n: int) -> pd.DataFrame:
@@ -166,8 +132,6 @@ def gather(settings: Settings, reason_rows: int = REASON_SAMPLE) -> ReportData:
 
 def write_report(settings: Settings, out: Path | None = None) -> Path:
     """Render the report and write it atomically (a temporary name, then rename)."""
-    from targeting.report.render import render
-
     target = out or settings.paths.outputs_dir / "report.html"
     html = render(gather(settings))
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -6,21 +6,26 @@ import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
 from browser import find_chromium, load_page
+from jinja2 import UndefinedError
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
+from core.config import RiskTiers
 from core.schema import CHAMPION, CHURN_MODEL, STAGE_MODEL
 from features.build import read_manifest
 from pipelines.cli import app
-from targeting.report import tables
-from targeting.report.data import ReportData, gather
-from targeting.report.render import NAV, render
+from targeting.report import charts, tables
+from targeting.report.context import NAV, context, heatmap, lines, pct, pill, table
+from targeting.report.data import gather
+from targeting.report.model import ModelInfo, ReportData, TargetList
+from targeting.report.render import render, render_page
 
 runner = CliRunner()
 EXTERNAL = re.compile(
@@ -153,3 +158,120 @@ def test_the_browser_check_catches_a_broken_page(unavailable, tmp_path):
     bad.write_text('<html><body><img src="missing.png"><script>console.error("boom")</script></body></html>')
     loaded = load_page(binary, bad.as_uri(), "1", tmp_path / "profile")
     assert any("boom" in e for e in loaded.errors) and any("ERR_FILE_NOT_FOUND" in e for e in loaded.errors)
+
+
+HOSTILE = "<script>alert('x')</script>"
+
+
+def small_data(customer_id: str = "C1", reason: str = "recency") -> ReportData:
+    """A hand-made ReportData of three customers: no test predictions, no importance, no target list."""
+    scores = pd.DataFrame(
+        {
+            "customer_id": [customer_id, "C2", "C3"],
+            "churn_probability": [0.7, 0.3, 0.1],
+            "risk_tier": ["high", "medium", "low"],
+            "expected_value_at_risk": [70.0, 30.0, 10.0],
+            "current_stage": ["retention", "purchase", "advocacy"],
+            "next_stage": ["churned", "retention", "advocacy"],
+        }
+    )
+    reasons = scores[["customer_id", "current_stage", "risk_tier", "churn_probability"]].assign(
+        reason_1=[reason, "tenure", "recency"], reason_2=None, reason_3=None
+    )
+    models = tuple(
+        ModelInfo(name, "1", ("champion",), {}, "0123456789abcdef", {}) for name in (CHURN_MODEL, STAGE_MODEL)
+    )
+    return ReportData(
+        as_of=pd.Timestamp("2025-01-01"),
+        scores=scores,
+        reasons=reasons,
+        churn_test=None,
+        stage_test=None,
+        importance=None,
+        models=models,
+        targets=None,
+        tiers=RiskTiers(),
+        window_days=90,
+        descriptions={"recency": "days since the last purchase"},
+    )
+
+
+def test_a_minimal_report_renders_under_strict_undefined():
+    values = context(small_data())
+    html = render_page(values)
+    assert all(f'<section id="{anchor}">' in html for anchor, _ in NAV)
+    assert "Days since the last purchase" in html and html.count("retrain") == 3
+    assert "No target list yet" in html and html.count("<svg") == 1
+    for missing in ("flow", "as_of"):  # StrictUndefined: a name the template needs is an error, not ""
+        with pytest.raises(UndefinedError):
+            render_page({k: v for k, v in values.items() if k != missing})
+
+
+def test_values_are_escaped_in_the_page():
+    data = small_data(customer_id=HOSTILE, reason=HOSTILE)
+    head = data.scores.assign(rank=[1, 2, 3], reason_1=[HOSTILE, "<b>call</b>", None])
+    models = (replace(data.models[0], tags={"grade": "B", "grade_reason": "<img src=x onerror=alert(1)>"}),)
+    html = render(
+        replace(data, targets=TargetList("<i>t</i>.csv", head, 3), models=(*models, data.models[1]))
+    )
+    assert "<script" not in html and "<img" not in html and "<b>" not in html and "<i>" not in html
+    escaped = "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"
+    assert html.count(escaped) >= 4  # the target's id and reason, the main reasons, the segments
+    assert "&lt;b&gt;call&lt;/b&gt;" in html and "<code>&lt;i&gt;t&lt;/i&gt;.csv</code>" in html
+    assert "churn v1: &lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def test_the_page_is_one_file_with_its_styles_inline():
+    html = render(small_data())
+    assert not EXTERNAL.findall(html) and "<script" not in html
+    assert re.findall(r"<link[^>]*>", html) == ['<link rel="icon" href="data:,">']
+    head = html[: html.index("</head>")]
+    assert ".pill.high { background: #c8423b; }" in head[head.index("<style>") :]  # report.css, inlined
+    assert re.findall(r"</?(?:html|head|body)\b", html) == [
+        "<html",
+        "<head",
+        "</head",
+        "<body",
+        "</body",
+        "</html",
+    ]
+
+
+def test_the_heat_map_leaves_empty_cells_blank_and_inks_dark_cells_white():
+    counts = pd.DataFrame([[0, 9], [1, 1]], index=["purchase", "retention"], columns=["retention", "churned"])
+    rows = heatmap(counts)["rows"]
+    assert rows[0]["cells"][0] == {"count": "0", "share": None, "alpha": "0.00", "ink": "#1f2933"}
+    assert rows[0]["cells"][1] == {"count": "9", "share": "100%", "alpha": "0.90", "ink": "#ffffff"}
+    assert rows[1]["total"] == "2" and rows[1]["cells"][0]["share"] == "50%"
+
+
+def test_table_cells_carry_their_kind_and_alignment():
+    frame = pd.DataFrame(
+        {"risk_tier": ["high"], "share": [0.05], "reasons": [("a", None, "")], "note": [np.nan]}
+    )
+    out: dict[str, Any] = table(
+        frame, {"risk_tier": pill, "share": pct, "reasons": lines}, {"share": "of all"}
+    )
+    assert [c["label"] for c in out["columns"]] == ["risk tier", "of all", "reasons", "note"]
+    assert [(c["kind"], c["value"], c["numeric"]) for c in out["rows"][0]] == [
+        ("pill", "high", False),
+        ("text", "5.0%", True),
+        ("lines", ["a"], False),
+        ("text", "", False),
+    ]
+
+
+def test_the_sankey_has_a_band_per_nonzero_flow_and_labelled_nodes_on_both_sides():
+    flows = pd.DataFrame([[3, 0], [1, 4]], index=["purchase", "retention"], columns=["retention", "churned"])
+    drawn = charts.sankey(flows)
+    assert [(b.source, b.target, b.customers) for b in drawn.bands] == [
+        ("purchase", "retention", "3"),
+        ("retention", "retention", "1"),
+        ("retention", "churned", "4"),
+    ]
+    assert [(n.stage, n.customers, n.anchor) for n in drawn.nodes] == [
+        ("purchase", "3", "end"),
+        ("retention", "5", "end"),
+        ("retention", "4", "start"),
+        ("churned", "4", "start"),
+    ]
