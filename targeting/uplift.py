@@ -563,14 +563,19 @@ def load_uplift(settings: Settings) -> UpliftScorer | None:
     The returned object's `predict(frame)` gives each row's uplift from its features (the columns
     of a feature build); targeting ranks by uplift x value with it.
     """
+    import tempfile
+
     import mlflow
 
-    from training.registry import alias_version, use_tracking
+    from core.registry import connect, download_model
+    from training.registry import alias_version
 
-    use_tracking(settings)
-    if alias_version(mlflow.MlflowClient(), UPLIFT_MODEL, CHAMPION) is None:
+    client = connect(settings)
+    version = alias_version(client, UPLIFT_MODEL, CHAMPION)
+    if version is None:
         return None
-    model = mlflow.pyfunc.load_model(f"models:/{UPLIFT_MODEL}@{CHAMPION}")
+    with tempfile.TemporaryDirectory(prefix="journey-uplift-") as tmp:
+        model = mlflow.pyfunc.load_model(str(download_model(client, UPLIFT_MODEL, version, Path(tmp))))
     scorer = model.unwrap_python_model().scorer
     if not isinstance(scorer, UpliftScorer):
         raise TypeError(f"models:/{UPLIFT_MODEL}@{CHAMPION} is not an uplift model")
