@@ -48,16 +48,17 @@ def experiment_id(client: MlflowClient, settings: Settings) -> str:
     return str(client.create_experiment(name, artifact_location=artifacts))
 
 
-def download_model(client: MlflowClient, name: str, version: str, dst: Path) -> Path:
-    """The files of a registered model version, copied into `dst` from the client's store.
+def download_model(client: MlflowClient, name: str, version: str) -> Path:
+    """A local folder with the files of a registered model version, found through the client's store.
 
-    A `models:/` URI would be resolved against the global registry URI, so the version's own
-    artifact location is looked up through the client instead.
+    A `models:/` URI would be resolved against the global registry URI, so the version's artifact
+    location is looked up through the client instead. A local artifact store is read in place (no
+    copy, as MLflow does for `models:/`); a remote one is downloaded to a temporary folder.
     """
     from mlflow.artifacts import download_artifacts
 
     source = client.get_model_version_download_uri(name, version)
-    return Path(download_artifacts(artifact_uri=source, dst_path=str(dst), tracking_uri=client.tracking_uri))
+    return Path(download_artifacts(artifact_uri=source, tracking_uri=client.tracking_uri))
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,8 @@ def tracking(settings: Settings) -> Iterator[MlflowClient]:
     Afterwards, also when the block raises, the global tracking URI, registry URI and active
     experiment are what they were before. The state is per process: do not run two blocks at once
     in different threads (the service never uses this; it reads through `connect` only).
+    Registering a model (`log_model(registered_model_name=...)`) belongs inside a block: MLflow's
+    SQL registry looks the logged model up through the global tracking URI.
     """
     import mlflow
 

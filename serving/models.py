@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import lightgbm as lgb
 import mlflow
@@ -47,9 +45,8 @@ def load_champion(
             f"no model '{name}' with alias '{alias}' in the registry at {client.tracking_uri}: train one "
             f"first (`journey train {'churn' if name == 'churn' else 'stage'}`)"
         ) from err
-    with tempfile.TemporaryDirectory(prefix="journey-model-") as tmp:
-        path = download_model(client, name, version, Path(tmp))
-        booster = mlflow.lightgbm.load_model(str(path))
-        meta = Model.load(str(path)).metadata or {}
+    path = str(download_model(client, name, version))
+    booster = mlflow.lightgbm.load_model(path)
+    meta = Model.load(path).metadata or {}
     calibration = Calibration.from_metadata(meta.get("calibration"))
     return LoadedModel(name, version, booster, ModelInputs.from_metadata(meta), calibration)

@@ -563,8 +563,6 @@ def load_uplift(settings: Settings) -> UpliftScorer | None:
     The returned object's `predict(frame)` gives each row's uplift from its features (the columns
     of a feature build); targeting ranks by uplift x value with it.
     """
-    import tempfile
-
     import mlflow
 
     from core.registry import connect, download_model
@@ -574,8 +572,7 @@ def load_uplift(settings: Settings) -> UpliftScorer | None:
     version = alias_version(client, UPLIFT_MODEL, CHAMPION)
     if version is None:
         return None
-    with tempfile.TemporaryDirectory(prefix="journey-uplift-") as tmp:
-        model = mlflow.pyfunc.load_model(str(download_model(client, UPLIFT_MODEL, version, Path(tmp))))
+    model = mlflow.pyfunc.load_model(str(download_model(client, UPLIFT_MODEL, version)))
     scorer = model.unwrap_python_model().scorer
     if not isinstance(scorer, UpliftScorer):
         raise TypeError(f"models:/{UPLIFT_MODEL}@{CHAMPION} is not an uplift model")

@@ -116,6 +116,6 @@ def test_two_workdirs_in_one_process_write_to_their_own_databases(settings, tmp_
     # a's model read through a's client while the global URIs point at b
     x = np.random.default_rng(9).normal(size=(5, 2))
     with tracking(stores["b"]):
-        path = download_model(connect(stores["a"]), "tiny", "1", tmp_path / "download")
+        path = download_model(connect(stores["a"]), "tiny", "1")
         loaded = mlflow.lightgbm.load_model(str(path))
     np.testing.assert_allclose(loaded.predict(x), boosters["a"].predict(x))

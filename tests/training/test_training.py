@@ -82,7 +82,7 @@ def test_each_run_logs_plots_card_importance_and_a_graded_version(trained, tmp_p
         assert (
             version.tags["grade"] == result.grade.letter and "best baseline" in version.tags["grade_reason"]
         )
-        info = Model.load(str(download_model(client, name, result.registered.version, folder / "model")))
+        info = Model.load(str(download_model(client, name, result.registered.version)))
         assert info.signature is not None and info.saved_input_example_info is not None
         assert run_id == version.run_id and client.get_run(run_id).data.tags["source"] == "data"
         path = client.download_artifacts(run_id, "test_predictions.parquet", str(folder))
