@@ -42,8 +42,8 @@ def run_uplift(
     from targeting.uplift_model import log_uplift
 
     report = evaluate(settings, learner, test_campaigns)
-    with tracked_run(settings, "uplift"):
-        registered = log_uplift(report, {"task": "uplift"})
+    with tracked_run(settings, "uplift") as client:
+        registered = log_uplift(client, report, {"task": "uplift"})
     return report, registered
 
 

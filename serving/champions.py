@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 
-from mlflow.tracking import MlflowClient
-
 from core.config import Settings
+from core.registry import connect
 from core.schema import CHAMPION, CHURN_MODEL, STAGE_MODEL
 from serving.models import load_champion
 from serving.scoring import Scorer
@@ -24,19 +23,18 @@ class Champions:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.client = connect(settings)  # this service's store, never MLflow's global URI
         self.scorer = self._load()
         self._stop = threading.Event()
 
     def _load(self) -> Scorer:
-        churn = load_champion(CHURN_MODEL, self.settings)
-        stage = load_champion(STAGE_MODEL, self.settings)
+        churn = load_champion(CHURN_MODEL, self.settings, client=self.client)
+        stage = load_champion(STAGE_MODEL, self.settings, client=self.client)
         return Scorer(churn, stage, self.settings, threads=1)  # see Scorer._run
 
     def registry_versions(self) -> dict[str, str]:
-        uri = self.settings.mlflow.uri(self.settings.paths.workdir.resolve())
-        client = MlflowClient(tracking_uri=uri, registry_uri=uri)  # this service's, not the global URI
         return {
-            name: str(client.get_model_version_by_alias(name, CHAMPION).version)
+            name: str(self.client.get_model_version_by_alias(name, CHAMPION).version)
             for name in (CHURN_MODEL, STAGE_MODEL)
         }
 

@@ -6,9 +6,11 @@ from dataclasses import dataclass
 
 import lightgbm as lgb
 import mlflow
-from mlflow.tracking import MlflowClient
+from mlflow import MlflowClient
+from mlflow.models import Model
 
 from core.config import Settings
+from core.registry import connect, download_model
 from core.schema import CHAMPION
 from serving.artifact import Calibration, ModelInputs
 
@@ -26,20 +28,25 @@ class LoadedModel:
     calibration: Calibration | None = None
 
 
-def load_champion(name: str, settings: Settings, alias: str = CHAMPION) -> LoadedModel:
-    """The booster and input contract of `models:/<name>@<alias>`."""
-    uri = settings.mlflow.uri(settings.paths.workdir.resolve())
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+def load_champion(
+    name: str, settings: Settings, alias: str = CHAMPION, client: MlflowClient | None = None
+) -> LoadedModel:
+    """The booster and input contract of `models:/<name>@<alias>`, read through `client`
+    (by default `connect(settings)`), never through MLflow's global URI.
+
+    The version the alias names is loaded by number, so a concurrent alias move cannot load one
+    version under another's number.
+    """
+    client = client or connect(settings)
     try:
-        version = MlflowClient().get_model_version_by_alias(name, alias)
+        version = str(client.get_model_version_by_alias(name, alias).version)
     except mlflow.exceptions.MlflowException as err:
         raise ModelNotFound(
-            f"no model '{name}' with alias '{alias}' in the registry at {uri}: train one first "
-            f"(`journey train {'churn' if name == 'churn' else 'stage'}`)"
+            f"no model '{name}' with alias '{alias}' in the registry at {client.tracking_uri}: train one "
+            f"first (`journey train {'churn' if name == 'churn' else 'stage'}`)"
         ) from err
-    model_uri = f"models:/{name}@{alias}"
-    booster = mlflow.lightgbm.load_model(model_uri)
-    meta = mlflow.models.get_model_info(model_uri).metadata or {}
+    path = str(download_model(client, name, version))
+    booster = mlflow.lightgbm.load_model(path)
+    meta = Model.load(path).metadata or {}
     calibration = Calibration.from_metadata(meta.get("calibration"))
-    return LoadedModel(name, str(version.version), booster, ModelInputs.from_metadata(meta), calibration)
+    return LoadedModel(name, version, booster, ModelInputs.from_metadata(meta), calibration)

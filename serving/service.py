@@ -23,7 +23,6 @@ import bentoml
 import numpy as np
 from bentoml.exceptions import InvalidArgument, ServiceUnavailable
 from fastapi import FastAPI
-from mlflow.tracking import MlflowClient
 from prometheus_client import Counter, Histogram
 
 from core.config import DEFAULT_CONFIG, Settings, load_settings
@@ -153,7 +152,7 @@ class JourneyService:
     def model_info(self) -> ModelInfo:
         """Model names, versions, aliases, feature service and training data as-of."""
         scorer = self.champions.scorer
-        client = MlflowClient()
+        client = self.champions.client
         out = []
         for model in (scorer.churn, scorer.stage):
             version = client.get_model_version(model.name, model.version)

@@ -17,9 +17,9 @@ from typing import Any, Literal
 import mlflow
 import numpy as np
 import pandas as pd
-from mlflow.tracking import MlflowClient
 
 from core.config import Settings
+from core.registry import connect
 from core.schema import CHAMPION, CHURN_MODEL
 from features.build import TIMESTAMP
 from serving.batch import active, load_scorer, newest_features, snapshot_features
@@ -153,11 +153,10 @@ def _presented(table: pd.DataFrame, k: int) -> pd.DataFrame:
 
 def champion_test_predictions(settings: Settings) -> pd.DataFrame | None:
     """The churn champion's out-of-time test predictions (logged by training), if its run has them."""
-    uri = settings.mlflow.uri(settings.paths.workdir.resolve())
-    mlflow.set_tracking_uri(uri)
-    run_id = MlflowClient(uri, uri).get_model_version_by_alias(CHURN_MODEL, CHAMPION).run_id
+    client = connect(settings)
+    run_id = str(client.get_model_version_by_alias(CHURN_MODEL, CHAMPION).run_id)
     try:
-        path = mlflow.artifacts.download_artifacts(f"runs:/{run_id}/{TEST_PREDICTIONS}")
+        path = client.download_artifacts(run_id, TEST_PREDICTIONS)
     except (mlflow.exceptions.MlflowException, OSError):
         return None
     return pd.read_parquet(path)

@@ -558,12 +558,14 @@ def load_uplift(settings: Settings) -> UpliftScorer | None:
     """
     import mlflow
 
-    from training.registry import alias_version, use_tracking
+    from core.registry import connect, download_model
+    from training.registry import alias_version
 
-    use_tracking(settings)
-    if alias_version(mlflow.MlflowClient(), UPLIFT_MODEL, CHAMPION) is None:
+    client = connect(settings)
+    version = alias_version(client, UPLIFT_MODEL, CHAMPION)
+    if version is None:
         return None
-    model = mlflow.pyfunc.load_model(f"models:/{UPLIFT_MODEL}@{CHAMPION}")
+    model = mlflow.pyfunc.load_model(str(download_model(client, UPLIFT_MODEL, version)))
     scorer = model.unwrap_python_model().scorer
     if not isinstance(scorer, UpliftScorer):
         raise TypeError(f"models:/{UPLIFT_MODEL}@{CHAMPION} is not an uplift model")

@@ -13,8 +13,8 @@ import mlflow
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from mlflow import MlflowClient
 from mlflow.pyfunc import PythonModel
-from mlflow.tracking import MlflowClient
 
 from core.schema import CHALLENGER, CHAMPION
 from targeting.uplift import UPLIFT_MODEL, UpliftReport, UpliftScorer, qini_curve, true_effect
@@ -77,8 +77,11 @@ def report_metrics(report: UpliftReport) -> dict[str, float]:
     return {k: v for k, v in metrics.items() if np.isfinite(v)}
 
 
-def log_uplift(report: UpliftReport, tags: dict[str, str]) -> Registered:
-    """Log the report (metrics, Qini plot, tables) and the model in the active run; register it."""
+def log_uplift(client: MlflowClient, report: UpliftReport, tags: dict[str, str]) -> Registered:
+    """Log the report (metrics, Qini plot, tables) and the model in the active run; register it.
+
+    `client` is the one `training.registry.tracked_run` yields, which sets the aliases.
+    """
     run = mlflow.active_run()
     if run is None:
         raise RuntimeError("log_uplift needs an active MLflow run (training.registry.tracked_run)")
@@ -95,7 +98,6 @@ def log_uplift(report: UpliftReport, tags: dict[str, str]) -> Registered:
         metadata=report.model.inputs.to_metadata(),
     )
     version = str(info.registered_model_version)
-    client = MlflowClient()
     first = alias_version(client, UPLIFT_MODEL, CHAMPION) is None
     client.set_registered_model_alias(UPLIFT_MODEL, CHALLENGER, version)
     if first:

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from mlflow.tracking import MlflowClient
 
 from core.config import Settings
+from core.registry import connect
 from core.schema import CHALLENGER, CHAMPION, STAGES
 from features.store import apply_definitions, open_store
 from serving.models import LoadedModel, load_champion
 from training.dataset import LABEL, Task, label_frame, task_split, training_set
 from training.evaluate import churn_metrics, stage_metrics
-from training.registry import alias_version, use_tracking
+from training.registry import alias_version
 from training.train import MODEL_NAME
 
 METRIC = {"churn": "roc_auc", "stage": "macro_f1"}
@@ -47,8 +47,7 @@ def _score(model: LoadedModel, frame: pd.DataFrame, task: Task) -> float:
 def compare(clean_dir: Path, settings: Settings, task: Task) -> Comparison:
     """Both aliases scored on the current out-of-time test cutoffs (the same rows for both)."""
     name = MODEL_NAME[task]
-    use_tracking(settings)
-    client = MlflowClient()
+    client = connect(settings)
     versions = {alias: alias_version(client, name, alias) for alias in (CHAMPION, CHALLENGER)}
     if versions[CHALLENGER] is None or versions[CHALLENGER] == versions[CHAMPION]:
         raise PromotionRefused(
@@ -63,7 +62,7 @@ def compare(clean_dir: Path, settings: Settings, task: Task) -> Comparison:
     test = labels[labels["split"] == "test"]
     scores = {}
     for alias in versions:
-        model = load_champion(name, settings, alias)  # each scored on its own feature service
+        model = load_champion(name, settings, alias, client)  # each scored on its own feature service
         scores[alias] = _score(model, training_set(store, test, model.inputs.feature_service), task)
     return Comparison(
         name,
@@ -84,7 +83,7 @@ def promote(clean_dir: Path, settings: Settings, task: Task, force_reason: str |
             f"champion v{result.champion[0]} {result.champion[1]:.4f} by the margin {margin} "
             f"(gain {gain:+.4f}); use --force --reason '...' to promote anyway"
         )
-    client = MlflowClient()
+    client = connect(settings)
     version = result.challenger[0]
     client.set_registered_model_alias(result.name, CHAMPION, version)
     client.set_model_version_tag(result.name, version, "previous_champion", result.champion[0])
@@ -97,8 +96,7 @@ def promote(clean_dir: Path, settings: Settings, task: Task, force_reason: str |
 def rollback(settings: Settings, task: Task) -> tuple[str, str]:
     """Give `champion` back to the version the current champion replaced."""
     name = MODEL_NAME[task]
-    use_tracking(settings)
-    client = MlflowClient()
+    client = connect(settings)
     current = alias_version(client, name, CHAMPION)
     if current is None:
         raise PromotionRefused(f"'{name}' has no champion: nothing to roll back")

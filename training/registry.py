@@ -15,10 +15,11 @@ import mlflow
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from mlflow import MlflowClient
 from mlflow.models import infer_signature
-from mlflow.tracking import MlflowClient
 
 from core.config import Settings
+from core.registry import tracking
 from core.schema import CHALLENGER, CHAMPION
 from serving.artifact import Calibration, ModelInputs
 
@@ -41,19 +42,6 @@ def alias_version(client: MlflowClient, name: str, alias: str) -> str | None:
         return None
 
 
-def use_tracking(settings: Settings) -> str:
-    """Point MLflow at the configured store and make sure the experiment exists."""
-    uri = settings.mlflow.uri(settings.paths.workdir.resolve())
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    name = settings.mlflow.experiment
-    if mlflow.get_experiment_by_name(name) is None:
-        artifacts = (settings.paths.workdir.resolve() / "mlartifacts").as_uri()
-        mlflow.create_experiment(name, artifact_location=artifacts)
-    mlflow.set_experiment(name)
-    return uri
-
-
 @dataclass(frozen=True)
 class Artifacts:
     """What a run logs beside the model: plots, text files and the model card (needs the version)."""
@@ -65,14 +53,15 @@ class Artifacts:
 
 
 @contextmanager
-def tracked_run(settings: Settings, name: str) -> Iterator[str]:
-    """An MLflow run for one training; nested tuning runs and the model are logged inside it."""
-    use_tracking(settings)
-    with mlflow.start_run(run_name=name) as run:
-        yield run.info.run_id
+def tracked_run(settings: Settings, name: str) -> Iterator[MlflowClient]:
+    """An MLflow run for one training, with the client of its store; nested tuning runs and the
+    model are logged inside it, and MLflow's global URIs are back as they were afterwards."""
+    with tracking(settings) as client, mlflow.start_run(run_name=name):
+        yield client
 
 
 def log_and_register(
+    client: MlflowClient,
     name: str,
     booster: lgb.Booster,
     inputs: ModelInputs,
@@ -84,6 +73,8 @@ def log_and_register(
     version_tags: dict[str, str] | None = None,
 ) -> Registered:
     """Log params, metrics, lineage, plots and the booster in the active run; register the version.
+
+    `client` is the one `tracked_run` yields (the run's store), which sets the aliases and tags.
 
     The version is registered as `challenger`; the first version of a model also becomes the
     champion. Later versions replace the champion only through `journey promote`, so a worse model
@@ -117,7 +108,6 @@ def log_and_register(
     )
     version = str(info.registered_model_version)
     mlflow.log_text(artifacts.card(version), "model_card.md")
-    client = MlflowClient()
     first = alias_version(client, name, CHAMPION) is None
     for key, value in (version_tags or {}).items():
         client.set_model_version_tag(name, version, key, value)

@@ -19,6 +19,7 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from core.config import Settings
 from core.io import table_path
+from core.registry import tracking
 from features.catalog import demographic_features as demographic_catalog
 from features.demographic import demographic_features
 from features.tables import _typed, connect
@@ -26,7 +27,6 @@ from serving.artifact import ModelInputs
 from training.baselines import logistic_pipeline, tabular
 from training.evaluate import churn_metrics, require_two_classes
 from training.fit import fit_booster
-from training.registry import use_tracking
 
 SNAPSHOT_LABELS = "snapshot_labels.parquet"
 FOLDS = 5
@@ -83,8 +83,7 @@ def train_snapshot(clean_dir: Path, settings: Settings) -> SnapshotResult:
     folds = _fold_metrics(frame, inputs, settings)
     metrics = {k: float(np.mean(v)) for k, v in folds.items()}
     metrics |= {f"{k}_sd": float(np.std(v)) for k, v in folds.items() if k.endswith("roc_auc")}
-    use_tracking(settings)
-    with mlflow.start_run(run_name="churn-snapshot-cv") as run:
+    with tracking(settings), mlflow.start_run(run_name="churn-snapshot-cv") as run:
         mlflow.log_metrics(metrics)
         mlflow.set_tags(
             {"evaluation": f"stratified {FOLDS}-fold", "kind": "snapshot", "rows": str(len(frame))}

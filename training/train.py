@@ -226,7 +226,7 @@ def train_task(clean_dir: Path, settings: Settings, task: Task, tune_trials: int
     n_classes = 2 if task == "churn" else len(STAGES)
     name = MODEL_NAME[task]
     clock.lap("data")
-    with tracked_run(settings, name):
+    with tracked_run(settings, name) as client:
         overrides = (
             tune(inputs, xy["train"], xy["valid"], settings.training, n_classes, tune_trials)
             if tune_trials
@@ -263,7 +263,7 @@ def train_task(clean_dir: Path, settings: Settings, task: Task, tune_trials: int
         clock.lap("evaluate")
         example = pd.DataFrame(xy["test"][0][:5], columns=list(inputs.features))
         registered = log_and_register(
-            name, booster, inputs, example, result.metrics, tags, artifacts, calibration, version_tags
+            client, name, booster, inputs, example, result.metrics, tags, artifacts, calibration, version_tags
         )
     clock.lap("register")
     log.info("%s model: %s on %s rows in %s", task, result.metrics, rows, clock.laps)

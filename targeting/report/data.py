@@ -19,6 +19,7 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from core.config import Settings
+from core.registry import connect
 from features.build import TIMESTAMP
 from features.catalog import by_name
 from serving.batch import active, load_scorer, newest_features
@@ -71,12 +72,12 @@ def model_info(client: MlflowClient, name: str, version: str) -> ModelInfo:
     return ModelInfo(name, version, aliases, dict(mv.tags or {}), str(mv.run_id), lineage)
 
 
-def run_artifact(run_id: str, file: str, folder: Path) -> Path | None:
+def run_artifact(client: MlflowClient, run_id: str, file: str, folder: Path) -> Path | None:
     """A run's artifact downloaded into `folder`, or None when the run did not log it."""
     try:
         dst = folder / run_id
         dst.mkdir(exist_ok=True)
-        return Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=file, dst_path=str(dst)))
+        return Path(client.download_artifacts(run_id, file, str(dst)))
     except (mlflow.exceptions.MlflowException, OSError) as err:
         log.warning("run %s has no %s (%s): its section is left out", run_id, file, err)
         return None
@@ -106,15 +107,15 @@ def gather(settings: Settings, reason_rows: int = REASON_SAMPLE) -> ReportData:
     feats = active(newest_features(settings))  # FileNotFoundError names `journey features build`
     scorer = load_scorer(settings)  # ModelNotFound names `journey train`
     scores = scorer.score_frame(feats)
-    client = MlflowClient()
+    client = connect(settings)
     models = tuple(model_info(client, name, version) for name, version in scorer.versions.items())
     churn, stage = models
     quiet = mock.patch.dict(os.environ, {"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"})
     with tempfile.TemporaryDirectory(prefix="journey-report-") as tmp, quiet:
         folder = Path(tmp)
-        churn_test = _read_parquet(run_artifact(churn.run_id, TEST_PREDICTIONS, folder))
-        stage_test = _read_parquet(run_artifact(stage.run_id, TEST_PREDICTIONS, folder))
-        importance = _read_importance(run_artifact(churn.run_id, "importance.csv", folder))
+        churn_test = _read_parquet(run_artifact(client, churn.run_id, TEST_PREDICTIONS, folder))
+        stage_test = _read_parquet(run_artifact(client, stage.run_id, TEST_PREDICTIONS, folder))
+        importance = _read_importance(run_artifact(client, churn.run_id, "importance.csv", folder))
     return ReportData(
         as_of=pd.Timestamp(feats[TIMESTAMP].max()),
         scores=scores,

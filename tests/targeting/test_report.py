@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 from browser import find_chromium, load_page
 from jinja2 import UndefinedError
-from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from core.config import RiskTiers
+from core.registry import connect
 from core.schema import CHAMPION, CHURN_MODEL, STAGE_MODEL
 from features.build import read_manifest
 from pipelines.cli import app
@@ -64,7 +64,7 @@ def test_report_has_every_section_the_model_versions_and_the_as_of(trained, page
         assert f'<section id="{anchor}">' in html, anchor
     newest = read_manifest(trained.settings.paths.features).snapshots[-1]
     assert f"Data as of {newest.date()}" in html
-    client = MlflowClient()
+    client = connect(trained.settings)
     for name in (CHURN_MODEL, STAGE_MODEL):
         version = client.get_model_version_by_alias(name, CHAMPION)
         assert f"<td>{name}</td><td>{version.version}</td>" in html
@@ -124,18 +124,15 @@ def test_cli_writes_the_report_atomically(trained, tmp_path):
 
 
 def test_cli_says_what_to_run_first(trained, config_path, tmp_path):
-    uri = mlflow.get_tracking_uri()
-    try:
-        no_features = runner.invoke(app, ["-c", str(config_path), "report"])
-        assert no_features.exit_code == 1, no_features.output
-        assert "journey features build" in no_features.output
-        shutil.copytree(trained.settings.paths.features, tmp_path / "work" / "features")
-        no_models = runner.invoke(app, ["-c", str(config_path), "report"])
-        assert no_models.exit_code == 1 and "journey train churn" in no_models.output, no_models.output
-        assert "Traceback" not in no_models.output and not (tmp_path / "outputs" / "report.html").exists()
-    finally:
-        mlflow.set_tracking_uri(uri)
-        mlflow.set_registry_uri(uri)
+    uris = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    no_features = runner.invoke(app, ["-c", str(config_path), "report"])
+    assert no_features.exit_code == 1, no_features.output
+    assert "journey features build" in no_features.output
+    shutil.copytree(trained.settings.paths.features, tmp_path / "work" / "features")
+    no_models = runner.invoke(app, ["-c", str(config_path), "report"])
+    assert no_models.exit_code == 1 and "journey train churn" in no_models.output, no_models.output
+    assert "Traceback" not in no_models.output and not (tmp_path / "outputs" / "report.html").exists()
+    assert (mlflow.get_tracking_uri(), mlflow.get_registry_uri()) == uris  # the report set nothing global
 
 
 def test_report_loads_in_headless_chromium_without_errors(page, unavailable, tmp_path):

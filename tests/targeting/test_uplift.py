@@ -361,10 +361,10 @@ def test_uplift_model_round_trips_through_the_registry(tmp_path: Path, report: U
 
     settings = load_settings(make_config(tmp_path))
     assert load_uplift(settings) is None  # nothing registered yet
-    with tracked_run(settings, "uplift"):
-        first = log_uplift(report, {"task": "uplift"})
-    with tracked_run(settings, "uplift"):
-        second = log_uplift(report, {"task": "uplift"})
+    with tracked_run(settings, "uplift") as client:
+        first = log_uplift(client, report, {"task": "uplift"})
+    with tracked_run(settings, "uplift") as client:
+        second = log_uplift(client, report, {"task": "uplift"})
     assert (first.version, first.champion, second.version, second.champion) == ("1", True, "2", False)
     loaded = load_uplift(settings)
     assert loaded is not None

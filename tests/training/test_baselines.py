@@ -124,15 +124,13 @@ def test_model_card_holds_grade_metrics_baselines_and_lineage():
 
 
 @pytest.fixture
-def scratch_tracking(tmp_path):
-    """A throwaway MLflow store; the previous tracking URI comes back afterwards."""
-    import mlflow
+def scratch_tracking(settings):
+    """A throwaway MLflow store in the test's own workdir, the fluent API pointed at it for the test."""
+    from core.registry import tracking
 
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'm.db'}")
-    mlflow.set_experiment("tuning-test")  # not whatever experiment an earlier test left active
-    yield
-    mlflow.set_tracking_uri(previous)
+    settings.paths.workdir.mkdir(parents=True)
+    with tracking(settings) as client:
+        yield client
 
 
 def test_tuning_runs_nested_trials_and_returns_parameters(scratch_tracking):

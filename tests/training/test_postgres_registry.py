@@ -23,10 +23,11 @@ import mlflow
 import mlflow.tracking.fluent
 import pytest
 from conftest import Trained
-from mlflow.tracking import MlflowClient
+from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from core.config import load_settings
+from core.registry import connect
 from core.schema import CHALLENGER, CHAMPION, CHURN_MODEL
 from pipelines.cli import app
 from training.promote import PromotionRefused, promote, rollback
@@ -71,24 +72,22 @@ def pg_database(unavailable: Unavailable) -> Iterator[str]:
 
 
 @pytest.fixture
-def restore_mlflow(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Put MLflow's process-wide tracking/registry URI and active experiment back afterwards.
+def unchanged_mlflow_globals() -> Iterator[None]:
+    """MLflow's process-wide tracking/registry URI and experiment are the same after the test.
 
-    training.registry.use_tracking and serving.models.load_champion set them globally; the other
-    tests of the session must not find MLflow pointing at a dropped database.
+    Everything reaches the registry through core.registry (a bound client, or the `tracking` block
+    that puts the globals back), so no other test of the session finds MLflow pointing at the
+    database this test drops.
     """
-    tracking, registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    before = _mlflow_globals()
+    yield
+    assert _mlflow_globals() == before
+
+
+def _mlflow_globals() -> tuple[str, str, str | None, str | None]:
     fluent = mlflow.tracking.fluent
-    monkeypatch.setattr(fluent, "_active_experiment_id", fluent._active_experiment_id)
-    if "MLFLOW_EXPERIMENT_ID" in os.environ:
-        monkeypatch.setenv("MLFLOW_EXPERIMENT_ID", os.environ["MLFLOW_EXPERIMENT_ID"])
-    else:
-        monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
-    try:
-        yield
-    finally:
-        mlflow.set_tracking_uri(tracking)
-        mlflow.set_registry_uri(registry)
+    experiment = os.environ.get("MLFLOW_EXPERIMENT_ID")
+    return mlflow.get_tracking_uri(), mlflow.get_registry_uri(), fluent._active_experiment_id, experiment
 
 
 def postgres_config(trained: Trained, folder: Path, uri: str) -> Path:
@@ -126,7 +125,7 @@ def _aliases(client: MlflowClient) -> tuple[str | None, str | None]:
 
 @pytest.mark.postgres
 def test_mlflow_registry_lives_in_postgresql_by_configuration_alone(
-    trained: Trained, pg_database: str, restore_mlflow: None, tmp_path: Path
+    trained: Trained, pg_database: str, unchanged_mlflow_globals: None, tmp_path: Path
 ) -> None:
     import psycopg
 
@@ -136,7 +135,8 @@ def test_mlflow_registry_lives_in_postgresql_by_configuration_alone(
     assert settings.paths.workdir.resolve() == trained.settings.paths.workdir.resolve()
     sqlite_file = _sqlite_file(trained)
     sqlite_before = _sqlite_records(sqlite_file)
-    client = MlflowClient(tracking_uri=pg_database, registry_uri=pg_database)
+    client = connect(settings)
+    assert client.tracking_uri == pg_database
     clean = settings.paths.clean
 
     # first version of the model in the fresh store: registered and champion

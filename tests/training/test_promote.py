@@ -3,42 +3,42 @@
 from __future__ import annotations
 
 import pytest
-from mlflow.tracking import MlflowClient
+from mlflow import MlflowClient
 from typer.testing import CliRunner
 
+from core.registry import connect
 from pipelines.cli import app
 from training.promote import PromotionRefused, compare, promote, rollback
-from training.registry import alias_version, use_tracking
+from training.registry import alias_version
 from training.train import train_task
 
 
-def aliases(name: str) -> tuple[str | None, str | None]:
-    client = MlflowClient()
+def aliases(client: MlflowClient, name: str) -> tuple[str | None, str | None]:
     return alias_version(client, name, "champion"), alias_version(client, name, "challenger")
 
 
 def test_retraining_never_replaces_the_champion_silently(trained):
     settings = trained.settings
-    use_tracking(settings)
-    champion_before, _ = aliases("churn")
+    client = connect(settings)
+    champion_before, _ = aliases(client, "churn")
     again = train_task(settings.paths.clean, settings, "churn")
     assert not again.registered.champion
-    assert aliases("churn") == (champion_before, again.registered.version)
+    assert aliases(client, "churn") == (champion_before, again.registered.version)
 
     same = compare(settings.paths.clean, settings, "churn")
     assert same.champion[1] == pytest.approx(same.challenger[1])  # same data, same seed: same model
     with pytest.raises(PromotionRefused, match="does not beat"):
         promote(settings.paths.clean, settings, "churn")
-    assert aliases("churn")[0] == champion_before
+    assert aliases(client, "churn")[0] == champion_before
 
     promote(settings.paths.clean, settings, "churn", force_reason="audit wants the retrained copy")
-    assert aliases("churn")[0] == again.registered.version
-    tags = MlflowClient().get_model_version("churn", again.registered.version).tags
+    assert aliases(client, "churn")[0] == again.registered.version
+    tags = client.get_model_version("churn", again.registered.version).tags
     assert tags["forced_promotion_reason"] == "audit wants the retrained copy"
     assert tags["previous_champion"] == champion_before
 
     assert rollback(settings, "churn") == (again.registered.version, champion_before)
-    assert aliases("churn")[0] == champion_before
+    assert aliases(client, "churn")[0] == champion_before
     with pytest.raises(PromotionRefused, match="nothing to roll back"):
         rollback(settings, "churn")
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
-from mlflow.tracking import MlflowClient
 
+from core.registry import connect, download_model
 from core.schema import CHAMPION, STAGES
 from features.build import read_manifest
 from training.dataset import label_frame, task_split
-from training.registry import use_tracking
 
 
 def test_churn_model_beats_the_recency_rule_out_of_time(trained):
@@ -31,8 +32,7 @@ def test_stage_model_beats_staying_in_the_current_stage(trained):
 
 
 def test_both_models_are_registered_as_champion_with_lineage(trained):
-    use_tracking(trained.settings)
-    client = MlflowClient()
+    client = connect(trained.settings)
     for name, service in (("churn", "churn_v1"), ("next_stage", "stage_v1")):
         version = client.get_model_version_by_alias(name, CHAMPION)
         run = client.get_run(version.run_id)
@@ -58,11 +58,10 @@ def test_labels_only_for_active_buyers_and_known_stages(trained):
     assert read_manifest(settings.paths.features).end >= churn["event_timestamp"].max()
 
 
-def test_each_run_logs_plots_card_importance_and_a_graded_version(trained):
-    import mlflow
+def test_each_run_logs_plots_card_importance_and_a_graded_version(trained, tmp_path):
+    from mlflow.models import Model
 
-    use_tracking(trained.settings)
-    client = MlflowClient()
+    client = connect(trained.settings)
     expected = {
         "churn": {"roc.png", "precision_recall.png", "calibration.png", "lift.png", "importance.png"},
         "stage": {"confusion_matrix.png", "stage_reliability.png", "importance.png"},
@@ -72,18 +71,21 @@ def test_each_run_logs_plots_card_importance_and_a_graded_version(trained):
         run_id = result.registered.run_id
         plots = {a.path.split("/")[-1] for a in client.list_artifacts(run_id, "plots")}
         assert expected[task] <= plots
-        card = mlflow.artifacts.load_text(f"runs:/{run_id}/model_card.md")
+        folder = tmp_path / task
+        card = Path(client.download_artifacts(run_id, "model_card.md", str(folder))).read_text()
         assert f"version {result.registered.version}" in card and f"Grade {result.grade.letter}" in card
-        importance = mlflow.artifacts.load_text(f"runs:/{run_id}/importance.csv").splitlines()
+        importance = (
+            Path(client.download_artifacts(run_id, "importance.csv", str(folder))).read_text().splitlines()
+        )
         assert importance[0] == ",mean_abs_shap" and len(importance) > 50
         version = client.get_model_version(name, result.registered.version)
         assert (
             version.tags["grade"] == result.grade.letter and "best baseline" in version.tags["grade_reason"]
         )
-        info = mlflow.models.get_model_info(f"models:/{name}/{result.registered.version}")
+        info = Model.load(str(download_model(client, name, result.registered.version)))
         assert info.signature is not None and info.saved_input_example_info is not None
         assert run_id == version.run_id and client.get_run(run_id).data.tags["source"] == "data"
-        path = mlflow.artifacts.download_artifacts(f"runs:/{run_id}/test_predictions.parquet")
+        path = client.download_artifacts(run_id, "test_predictions.parquet", str(folder))
         predictions = pd.read_parquet(path)
         assert len(predictions) == result.rows["test"]
         assert not predictions.duplicated(["customer_id", "cutoff"]).any()
@@ -106,8 +108,7 @@ def test_a_config_naming_an_unknown_feature_service_fails_before_anything_is_reg
     from core.config import FeatureServices
     from training.train import train_task
 
-    use_tracking(trained.settings)
-    client = MlflowClient()
+    client = connect(trained.settings)
     before = len(client.search_model_versions("name='churn'"))
     training = trained.settings.training.model_copy(
         update={"feature_services": FeatureServices(churn="churn_v9")}
