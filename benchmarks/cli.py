@@ -31,6 +31,12 @@ COMMANDS = {
     "journey targets --tier bogus": ["targets", "--tier", "bogus"],
     "journey targets --where nonsense": ["targets", "--where", "nonsense"],
 }
+# The floor under the same load: the interpreter alone, and the libraries any Typer CLI here loads
+# (Typer validates every option value with pydantic).
+REFERENCES = {
+    "python -c pass": ["-c", "pass"],
+    "python -c 'import typer, pydantic'": ["-c", "import typer, pydantic"],
+}
 
 
 def extract(commit: str, into: Path) -> Path:
@@ -44,12 +50,10 @@ def extract(commit: str, into: Path) -> Path:
 
 
 def time_once(root: Path, args: list[str]) -> tuple[float, int]:
-    """Wall seconds and exit code of `python -m pipelines.cli <args>` run from `root`."""
+    """Wall seconds and exit code of `python <args>` run from `root`, with `root` first on sys.path."""
     env = {**os.environ, "PYTHONPATH": str(root)}
     start = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", *args], cwd=root, env=env, capture_output=True, timeout=300
-    )
+    done = subprocess.run([sys.executable, *args], cwd=root, env=env, capture_output=True, timeout=300)
     return time.perf_counter() - start, done.returncode
 
 
@@ -67,33 +71,41 @@ def run(rounds: int, roots: dict[str, Path]) -> dict[str, Any]:
     samples: dict[str, dict[str, tuple[list[float], list[int]]]] = {
         name: {c: ([], []) for c in roots} for name in COMMANDS
     }
+    floor: dict[str, tuple[list[float], list[int]]] = {name: ([], []) for name in REFERENCES}
     load_before = os.getloadavg()
     for r in range(rounds):
         order = list(roots) if r % 2 == 0 else list(reversed(roots))  # neither always goes first
         for name, args in COMMANDS.items():
             for contender in order:
-                seconds, code = time_once(roots[contender], args)
+                seconds, code = time_once(roots[contender], ["-m", "pipelines.cli", *args])
                 samples[name][contender][0].append(seconds)
                 samples[name][contender][1].append(code)
+        for name, args in REFERENCES.items():
+            seconds, code = time_once(REPO, args)
+            floor[name][0].append(seconds)
+            floor[name][1].append(code)
     return {
         "rounds": rounds,
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "target_s": TARGET_S,
         "commands": {name: {c: summarize(*per[c]) for c in roots} for name, per in samples.items()},
+        "references": {name: summarize(*per) for name, per in floor.items()},
     }
 
 
 def report(result: dict[str, Any]) -> str:
     """A plain-text table: median (min-max) seconds per command and contender."""
     contenders = list(next(iter(result["commands"].values())))
-    lines = [f"{'command':<36}" + "".join(f"{c:>26}" for c in contenders)]
+    lines = [f"{'command':<36}" + "".join(f"{c:>30}" for c in contenders)]
     for name, per in result["commands"].items():
         cells = [
             f"{p['median_s']:.2f} ({p['min_s']:.2f}-{p['max_s']:.2f}) rc {p['exit_codes']}"
             for p in per.values()
         ]
-        lines.append(f"{name:<36}" + "".join(f"{cell:>26}" for cell in cells))
+        lines.append(f"{name:<36}" + "".join(f"{cell:>30}" for cell in cells))
+    for name, p in result["references"].items():
+        lines.append(f"{name:<36}{p['median_s']:>10.2f} ({p['min_s']:.2f}-{p['max_s']:.2f})  reference")
     before, after = result["load_average_before"], result["load_average_after"]
     lines.append(f"rounds {result['rounds']}, load average {before} -> {after}")
     return "\n".join(lines)

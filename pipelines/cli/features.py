@@ -10,7 +10,11 @@ import typer
 from pipelines.cli.options import out_option
 from pipelines.console import console, friendly_errors, state, step
 
-commands = typer.Typer(help="Build feature tables and load the Feast online store.", no_args_is_help=True)
+commands = typer.Typer(
+    help="Build feature tables and load the Feast online store.\n\n"
+    "Example: journey features build && journey features materialize",
+    no_args_is_help=True,
+)
 DOCS = Path("docs")
 
 

@@ -14,6 +14,7 @@ runner = CliRunner()
 COMMANDS = [
     ["generate"],
     ["validate"],
+    ["features"],
     ["features", "build"],
     ["features", "docs"],
     ["promote"],
