@@ -41,8 +41,8 @@ class _Deferred:
 
 
 console = cast("Console", _Deferred())
-# core.config.DEFAULT_CONFIG, named here so that --help need not load pydantic and the config
-# models (a test keeps the two equal).
+# core.config.DEFAULT_CONFIG, named here so that `journey --help` need not load pydantic, YAML and
+# the config models (a test keeps the two equal).
 DEFAULT_CONFIG = Path("configs/journey.yaml")
 
 # Every known failure of the packages subclasses one of these (DataContractError, NotEnoughHistory,
