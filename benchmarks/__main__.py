@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from benchmarks import features, generate, serving, targets, training
+from benchmarks import cli, features, generate, serving, targets, training
 
 BENCHMARKS = {
+    "cli": cli.main,
     "generate": generate.main,
     "features": features.main,
     "training": training.main,

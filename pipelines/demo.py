@@ -8,20 +8,19 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from rich.console import Console
 
 from core.config import Settings
 from core.io import write_tables
 from pipelines import service_process
+from pipelines.console import console, step
+from pipelines.run import run_pipeline
 from synthetic.generate import generate_tables
 
-console = Console(soft_wrap=True)
 DEMO_START, DEMO_END = "2023-01-01", "2025-01-01"
 
 
 def run_demo(settings: Settings, config: Path, customers: int, seed: int) -> None:
-    from pipelines.cli import run_pipeline, step
-
+    """Generate data, run the pipeline as of the data's end, then score three customers over HTTP."""
     tables = step(
         f"generating {customers:,} customers",
         lambda: generate_tables(customers, seed, DEMO_START, DEMO_END),

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from core.config import Demographic, Settings
 from core.io import read_dataset_info, read_raw_tables, write_dataset_info, write_tables
-from features.build import Manifest, build_features, read_manifest
-from features.store import apply_definitions, materialize_newest, open_store
 from ingest.validate import ValidationReport, validate_tables
+
+if TYPE_CHECKING:  # Feast and the feature engine load when a step runs, not with the settings
+    import pandas as pd
+
+    from features.build import Manifest
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +40,16 @@ def validate_data(settings: Settings, as_of: pd.Timestamp | None) -> ValidationR
 
 
 def build(settings: Settings) -> Manifest:
+    from features.build import build_features
+
     return build_features(settings.paths.clean, settings)
 
 
 def materialize(settings: Settings) -> tuple[pd.Timestamp, str]:
     """feast apply, then bring the online store up to the newest snapshot."""
+    from features.build import read_manifest
+    from features.store import apply_definitions, materialize_newest, open_store
+
     store = open_store(settings)
     apply_definitions(store, settings)
     return materialize_newest(store, read_manifest(settings.paths.features))

@@ -72,5 +72,7 @@ def test_a_source_without_campaigns_is_one_clear_line(tmp_path: Path, built: tup
 def test_an_unknown_learner_is_one_clear_line(built: tuple[Path, Settings]) -> None:
     config, _ = built
     result = runner.invoke(app, ["-c", str(config), "uplift", "--learner", "s_learner"])
-    assert result.exit_code == 1
-    assert "unknown uplift learner 's_learner'" in result.output
+    assert result.exit_code == 2  # a usage error, caught before anything is read
+    assert "'s_learner' is not one of 'x_learner', 't_learner'" in " ".join(
+        result.output.replace("│", " ").split()
+    )

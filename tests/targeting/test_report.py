@@ -117,7 +117,7 @@ def test_deciles_gains_and_transitions():
 
 def test_cli_writes_the_report_atomically(trained, tmp_path):
     out = tmp_path / "nested" / "report.html"
-    result = runner.invoke(app, ["-c", str(trained.config), "report", "--out", str(out)])
+    result = runner.invoke(app, ["-c", str(trained.config), "report", "--out", str(out.parent)])
     assert result.exit_code == 0, result.output
     assert out.read_text().startswith("<!DOCTYPE html>") and not list(out.parent.glob("*.tmp"))
     assert "Example" in runner.invoke(app, ["report", "--help"]).output

@@ -1,0 +1,116 @@
+"""`journey train | promote | rollback`: fit and register a model, move the champion alias."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from pipelines.cli.options import Task, TaskArg
+from pipelines.console import console, friendly_errors, state, step
+
+commands = typer.Typer()
+
+
+@commands.command()
+def train(
+    task: TaskArg,
+    tune: Annotated[
+        int,
+        typer.Option(min=0, help="Optuna trials on the validation cutoff before the final fit (0 = off)."),
+    ] = 0,
+) -> None:
+    """Train a model on Feast training sets, evaluate it out of time beside its baselines, register it.
+
+    The first version of a model becomes the champion; later ones wait as challenger for
+    `journey promote`. Plots, the model card and lineage are in the MLflow run.
+
+    Example: journey train churn --tune 20
+    """
+    from pipelines.summaries import metrics_table
+    from training.snapshot import is_snapshot_source
+    from training.train import train_task
+
+    with friendly_errors():
+        if is_snapshot_source(state.settings.paths.clean):
+            _train_snapshot(task)
+            return
+        result = step(
+            f"training the {task} model" + (f" ({tune} tuning trials)" if tune else ""),
+            lambda: train_task(state.settings.paths.clean, state.settings, task, tune_trials=tune),
+        )
+        role = (
+            "champion (first version)"
+            if result.registered.champion
+            else "challenger: `journey promote` decides"
+        )
+        console.print(f"  {result.registered.name} v{result.registered.version}, {role}")
+        console.print(metrics_table(task, result.metrics))
+        console.print(f"  {result.grade.sentence} (docs/models.md)")
+        phases = ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items())
+        console.print(f"  rows: {result.rows}; {phases}; MLflow run {result.registered.run_id}")
+
+
+def _train_snapshot(task: Task) -> None:
+    """A single-snapshot source: churn by stratified cross-validation; no next-stage label."""
+    from training.snapshot import train_snapshot
+
+    if task != "churn":
+        raise ValueError("a single-snapshot source has no dated history: only `journey train churn` applies")
+    result = step(
+        "cross-validating churn on the snapshot",
+        lambda: train_snapshot(state.settings.paths.clean, state.settings),
+    )
+    m = result.metrics
+    console.print(
+        f"  stratified 5-fold on {result.rows:,} customers: LightGBM ROC AUC {m['lightgbm_roc_auc']:.3f} "
+        f"± {m['lightgbm_roc_auc_sd']:.3f}, logistic regression {m['logistic_roc_auc']:.3f} "
+        f"± {m['logistic_roc_auc_sd']:.3f}"
+    )
+    console.print(
+        f"  MLflow run {result.run_id} (not registered: a snapshot model has nothing to serve online)"
+    )
+
+
+@commands.command()
+def promote(
+    task: TaskArg,
+    force: Annotated[bool, typer.Option(help="Promote even without the margin (needs --reason).")] = False,
+    reason: Annotated[
+        str | None, typer.Option(help="Why a forced promotion is right; kept as a tag.")
+    ] = None,
+) -> None:
+    """Make the challenger the champion if it beats it on the same out-of-time test by the margin.
+
+    Example: journey promote churn
+    """
+    if force and not reason:
+        console.print(
+            "[bold red]error:[/] --force needs --reason '...' (it is recorded on the model version)"
+        )
+        raise typer.Exit(code=2)
+    from training.promote import promote as run_promote
+
+    with friendly_errors():
+        forced = reason if force else None
+        r = step(
+            f"comparing {task} challenger and champion",
+            lambda: run_promote(state.settings.paths.clean, state.settings, task, forced),
+        )
+        console.print(
+            f"  {r.name}: champion is now v{r.challenger[0]} ({r.metric} {r.challenger[1]:.4f}; "
+            f"was v{r.champion[0]} at {r.champion[1]:.4f})"
+        )
+
+
+@commands.command()
+def rollback(task: TaskArg) -> None:
+    """Give the champion alias back to the version the current champion replaced.
+
+    Example: journey rollback churn
+    """
+    from training.promote import rollback as run_rollback
+
+    with friendly_errors():
+        current, previous = run_rollback(state.settings, task)
+        console.print(f"  champion moved back from v{current} to v{previous}")

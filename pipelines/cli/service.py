@@ -1,0 +1,54 @@
+"""`journey serve | openapi`: the scoring API in the foreground, and its OpenAPI document."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pipelines.cli.options import out_option
+from pipelines.console import console, friendly_errors, state
+
+commands = typer.Typer()
+DOCS = Path("docs")
+
+
+@commands.command()
+def serve(
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default from config).")] = None,
+) -> None:
+    """Serve the champion models over HTTP (foreground; Ctrl-C stops). OpenAPI docs at /docs.
+
+    Example: journey serve --port 3000
+    """
+    import subprocess
+
+    from pipelines.service_process import service_command, service_env
+
+    with friendly_errors():
+        settings = state.settings
+    chosen = port or settings.serving.port
+    console.print(
+        f"serving on http://{settings.serving.host}:{chosen} (docs at /docs) with config {state.config}"
+    )
+    env = service_env(settings, state.config)
+    if not env.get("JOURNEY_API_KEY"):
+        console.print(
+            "[yellow]JOURNEY_API_KEY is not set: the scoring API is open to anyone who can reach it[/]"
+        )
+    raise typer.Exit(subprocess.call(service_command(settings.serving.host, chosen), env=env))
+
+
+@commands.command()
+def openapi(out: Annotated[Path | None, out_option("openapi.json", "docs")] = None) -> None:
+    """Write the scoring API's OpenAPI document (the exact request and response models): <out>/openapi.json.
+
+    Example: journey openapi --out docs
+    """
+    from serving.service import openapi_document
+
+    path = (out or DOCS) / "openapi.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(openapi_document())
+    console.print(f"wrote {path}")

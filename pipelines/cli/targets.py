@@ -1,0 +1,135 @@
+"""`journey uplift | score | targets | report`: who to contact, and the marketers' report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pipelines.cli.options import (
+    Learner,
+    RankBy,
+    Stage,
+    Tier,
+    out_option,
+    positive,
+    probability_floor,
+    where_items,
+)
+from pipelines.console import console, friendly_errors, state, step
+
+commands = typer.Typer()
+OUTPUTS = "the configured outputs folder, paths.outputs_dir"
+
+
+@commands.command()
+def uplift(
+    learner: Annotated[Learner, typer.Option(help="The meta-learner.")] = "x_learner",
+    test_campaigns: Annotated[int, typer.Option(min=1, help="Newest campaigns held out to evaluate.")] = 1,
+) -> None:
+    """Fit an uplift model on the randomised campaigns, evaluate it on the newest, register it.
+
+    Needs a campaigns table with a control group, validated and with features built. Reports Qini,
+    uplift at k and the value saved at a budget against churn-probability ranking, logs an MLflow
+    run and registers the model as `uplift` (champion on its first version).
+
+    Example: journey uplift --learner x_learner --test-campaigns 1
+    """
+    from pipelines.uplift_cmd import print_report, run_uplift
+
+    with friendly_errors():
+        report, registered = step(
+            f"fitting and evaluating the {learner} uplift model",
+            lambda: run_uplift(state.settings, learner, test_campaigns),
+        )
+        print_report(console, report, registered)
+
+
+@commands.command()
+def score(out: Annotated[Path | None, out_option("scores.csv", OUTPUTS)] = None) -> None:
+    """Score every active customer with the champion models; write <out>/scores.csv.
+
+    Example: journey score --out outputs
+    """
+    from serving.batch import score_all
+
+    with friendly_errors():
+        settings = state.settings if out is None else state.settings.with_paths(outputs_dir=out)
+        scores, path = step("batch scoring", lambda: score_all(settings))
+        tiers = scores["risk_tier"].value_counts().to_dict()
+        console.print(f"  {len(scores):,} active customers scored, risk tiers {tiers} -> {path}")
+
+
+@commands.command()
+def targets(
+    budget: Annotated[
+        float | None,
+        typer.Option(callback=positive, help="Total contact cost allowed (sum of the actions' costs)."),
+    ] = None,
+    capacity: Annotated[int | None, typer.Option(min=1, help="Most customers to contact.")] = None,
+    stage: Annotated[
+        list[Stage] | None, typer.Option(help="Only customers in this stage (repeatable).")
+    ] = None,
+    tier: Annotated[list[Tier] | None, typer.Option(help="Only this risk tier (repeatable).")] = None,
+    where: Annotated[
+        list[str] | None,
+        typer.Option(
+            callback=where_items,
+            help="Only customers with column=value, any demographic or feature (repeatable).",
+        ),
+    ] = None,
+    min_probability: Annotated[
+        float,
+        typer.Option(
+            callback=probability_floor, help="Only customers with at least this churn probability (0-1)."
+        ),
+    ] = 0.0,
+    out: Annotated[
+        Path | None, out_option("targets.csv, targets.xlsx and targets_summary.json", OUTPUTS)
+    ] = None,
+    rank_by: Annotated[
+        RankBy, typer.Option("--rank-by", help="value: churn x value; uplift: needs `journey uplift`.")
+    ] = "value",
+) -> None:
+    """Rank active customers by expected value saved; write targets.csv/.xlsx and a summary JSON.
+
+    Expected value saved = churn probability x customer value over the window x the action's
+    success rate - its contact cost (configs/actions.yaml). The list holds the best customers with
+    a positive saving within --budget and/or --capacity (without either: the configured default
+    capacity), with three reasons and the action each. The summary adds the cost-aware churn
+    threshold measured on the champion's out-of-time test rows.
+
+    With --rank-by uplift the ranking is uplift x value - cost instead: who a contact actually
+    changes (a model from `journey uplift`, fitted on campaigns with a control group).
+
+    Example: journey targets --budget 500 --stage retention --where region=north
+    """
+    from pipelines.summaries import print_targets
+    from targeting.select import Filters, parse_where
+    from targeting.targets import Request, build_targets
+
+    with friendly_errors():
+        chosen = (tuple(map(str, stage or ())), tuple(map(str, tier or ())))
+        filters = Filters(*chosen, parse_where(where or []), min_probability)
+        request = Request(budget, capacity, filters, rank_by)
+        result = step(
+            "ranking customers by expected value saved", lambda: build_targets(state.settings, request, out)
+        )
+        print_targets(result.summary, result.paths)
+
+
+@commands.command()
+def report(out: Annotated[Path | None, out_option("report.html", OUTPUTS)] = None) -> None:
+    """Write the marketers' report: one self-contained HTML file, <out>/report.html, that opens offline.
+
+    Risk now, predicted vs actual churn and lift out of time, stage flow, reasons, the head of the
+    newest target list (read from the outputs folder), model versions and data as-of.
+
+    Example: journey targets && journey report --out reports/2025-01
+    """
+    from targeting.report.data import write_report
+
+    with friendly_errors():
+        path = step("writing the report", lambda: write_report(state.settings, out and out / "report.html"))
+        console.print(f"  {path.stat().st_size / 1e6:.1f} MB -> {path}")

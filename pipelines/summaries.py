@@ -1,0 +1,79 @@
+"""What the CLI prints after a step: a model's out-of-time figures and a target list's summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from pipelines.console import console
+
+METRIC_ROWS = {
+    "churn": [
+        ("ROC AUC", "roc_auc"),
+        ("PR AUC", "pr_auc"),
+        ("log loss", "log_loss"),
+        ("Brier", "brier"),
+        ("ECE (uncalibrated)", "ece"),
+        ("lift / capture, top decile", "lift_top_decile"),
+        ("baseline: recency score ROC AUC", "baseline_recency_roc_auc"),
+        ("baseline: logistic regression ROC AUC", "baseline_logistic_roc_auc"),
+        ("baseline: BG/NBD ROC AUC", "baseline_bgnbd_roc_auc"),
+        ("baseline: best 'no purchase for N days' rule, F1", "baseline_rule_f1"),
+        ("model at the rule's volume, F1", "model_at_rule_volume_f1"),
+    ],
+    "stage": [
+        ("accuracy", "accuracy"),
+        ("macro-F1", "macro_f1"),
+        ("log loss", "log_loss"),
+        ("top-label ECE", "top_label_ece"),
+        ("lead conversion ROC AUC", "conversion_roc_auc"),
+        ("baseline: stays in stage, macro-F1", "baseline_stay_macro_f1"),
+        ("baseline: Markov, macro-F1", "baseline_markov_macro_f1"),
+        ("baseline: Markov, lead conversion ROC AUC", "baseline_markov_conversion_roc_auc"),
+    ],
+}
+
+
+def metrics_table(task: str, m: dict[str, float]) -> Table:
+    """The headline out-of-time figures beside the baselines."""
+    table = Table("out-of-time test", "value", box=None, padding=(0, 2))
+    extras = {
+        "ece": lambda: f"{m['ece']:.3f} ({m['ece_uncalibrated']:.3f})",
+        "lift_top_decile": lambda: f"{m['lift_top_decile']:.2f}x / {m['capture_top_decile']:.1%}",
+        "baseline_rule_f1": lambda: f"{m['baseline_rule_f1']:.3f} (N = {m['baseline_rule_days']:.0f} days)",
+    }
+    for label, key in METRIC_ROWS[task]:
+        if key in m:
+            table.add_row(label, extras[key]() if key in extras else f"{m[key]:.3f}")
+    return table
+
+
+def print_targets(summary: dict[str, Any], paths: list[Path]) -> None:
+    """What the list is expected to save, and the cost-aware threshold beside it."""
+    s = summary
+    console.print(
+        f"  {s['customers_scored']:,} active customers scored ({s['customers_eligible']:,} pass the filters;"
+        f" value: {s['value_method']}); {s['selected']:,} selected"
+    )
+    console.print(
+        f"  contact cost {s['total_cost']:,.2f}, expected value saved {s['expected_value_saved']:,.2f},"
+        f" net {s['net_expected_value_saved']:,.2f}"
+    )
+    for key in ("by_stage", "by_tier"):
+        parts = ", ".join(f"{k} {v['customers']} (net {v['net']:,.0f})" for k, v in s[key].items())
+        console.print(f"  {key.replace('_', ' ')}: {parts or 'none'}")
+    console.print(f"  cost-aware threshold: {_threshold_line(s['cost_aware_threshold'])}")
+    console.print("  -> " + ", ".join(str(p) for p in paths))
+
+
+def _threshold_line(t: dict[str, Any]) -> str:
+    if "skipped" in t:
+        return f"skipped ({t['skipped']})"
+    cut = "contact nobody" if t["threshold"] is None else f"churn probability >= {t['threshold']:.3f}"
+    return (
+        f"{cut}; on {t['rows']:,} out-of-time test rows it saves {t['saving_vs_nobody']:,.0f} vs "
+        f"contacting nobody and {t['saving_vs_everyone']:,.0f} vs everyone; "
+        f"{t['customers_above_now']:,} customers are above it now"
+    )
