@@ -106,6 +106,7 @@ def _importing_from(repo: Path) -> Iterator[None]:
 
     parse_repo imports each file by its path relative to the working directory; the modules are
     dropped afterwards so the next parse (another project, new parameters) imports them afresh.
+    The working directory is process-wide: parse from the CLI steps, never from a serving thread.
     """
     names = [p.stem for p in repo.glob("*.py")]
     cwd, bytecode = Path.cwd(), sys.dont_write_bytecode

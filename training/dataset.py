@@ -11,7 +11,7 @@ from feast import FeatureStore
 
 from core.config import Settings
 from features.build import TIMESTAMP, parquet_glob, read_manifest, stages_path
-from features.store import DEFINITIONS, service_names
+from features.store import service_names
 from features.tables import connect, open_tables
 from training.labels import churn_labels, stage_labels
 from training.split import CutoffSplit, split_cutoffs
@@ -28,7 +28,7 @@ def service_name(settings: Settings, task: Task) -> str:
     if name not in known:
         raise ValueError(
             f"training.feature_services.{task} names '{name}', which the feature repository does not "
-            f"define; known: {', '.join(known)} ({DEFINITIONS.parent.name}/{DEFINITIONS.name})"
+            f"define; known: {', '.join(known)} (features/feature_repo/feature_definitions.py)"
         )
     return name
 
