@@ -77,10 +77,13 @@ class Labels(Frozen):
 
 
 class FeatureServices(Frozen):
-    """The Feast FeatureService each model trains on (and serves from: the model keeps its name)."""
+    """The Feast FeatureService each model trains on (and serves from: the model keeps its name).
+
+    Each must be defined in features/feature_repo/feature_definitions.py.
+    """
 
     churn: str = "churn_v1"
-    stage: str = "stage_v1"
+    stage: str = "next_stage_v1"
 
 
 class LargeData(Frozen):

@@ -11,7 +11,7 @@ from feast import FeatureStore
 
 from core.config import Settings
 from features.build import TIMESTAMP, parquet_glob, read_manifest, stages_path
-from features.store import SERVICES
+from features.store import service_names
 from features.tables import connect, open_tables
 from training.labels import churn_labels, stage_labels
 from training.split import CutoffSplit, split_cutoffs
@@ -24,10 +24,11 @@ LABEL = {"churn": "churn", "stage": "next_stage"}
 def service_name(settings: Settings, task: Task) -> str:
     """The FeatureService a task trains on, checked against the feature repository's services."""
     name = str(getattr(settings.training.feature_services, task))
-    if name not in SERVICES:
+    known = service_names(settings)
+    if name not in known:
         raise ValueError(
             f"training.feature_services.{task} names '{name}', which the feature repository does not "
-            f"define; known: {', '.join(sorted(SERVICES))} (features/store.py)"
+            f"define; known: {', '.join(known)} (features/feature_repo/feature_definitions.py)"
         )
     return name
 

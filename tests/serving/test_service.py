@@ -169,9 +169,7 @@ def test_model_info_names_versions_aliases_and_data_as_of(client, trained):
     assert [m["name"] for m in info["models"]] == ["churn", "next_stage"]
     for m in info["models"]:
         assert "champion" in m["aliases"] and m["version"] == "1" and m["data_as_of"]
-        assert (
-            m["feature_service"] in {"churn_v1", "stage_v1"} and "days_since_last_purchase" in m["features"]
-        )
+        assert m["feature_service"] == f"{m['name']}_v1" and "days_since_last_purchase" in m["features"]
     from features.build import read_manifest
 
     assert info["online_store"] == "sqlite"

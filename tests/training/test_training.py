@@ -33,7 +33,7 @@ def test_stage_model_beats_staying_in_the_current_stage(trained):
 
 def test_both_models_are_registered_as_champion_with_lineage(trained):
     client = connect(trained.settings)
-    for name, service in (("churn", "churn_v1"), ("next_stage", "stage_v1")):
+    for name, service in (("churn", "churn_v1"), ("next_stage", "next_stage_v1")):
         version = client.get_model_version_by_alias(name, CHAMPION)
         run = client.get_run(version.run_id)
         assert run.data.tags["feature_service"] == service
