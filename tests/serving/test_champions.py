@@ -11,11 +11,11 @@ from serving.champions import Champions
 from training.registry import use_tracking
 
 
-def test_moving_the_champion_alias_swaps_the_models_in_use(trained):
-    use_tracking(trained.settings)
+def test_moving_the_champion_alias_swaps_the_models_in_use(trained_copy):
+    use_tracking(trained_copy.settings)
     client = MlflowClient()
     current = client.get_model_version_by_alias(CHURN_MODEL, CHAMPION)
-    champions = Champions(trained.settings)
+    champions = Champions(trained_copy.settings)
     assert champions.scorer.versions[CHURN_MODEL] == str(current.version)
     copy = client.create_model_version(CHURN_MODEL, current.source, run_id=current.run_id)
     try:

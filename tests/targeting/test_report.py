@@ -11,7 +11,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from browser import find_chromium, load_page
+from helpers.browser import find_chromium, load_page
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
