@@ -1,5 +1,5 @@
 """Fixtures over tests/helpers: settings in a temporary folder, one generated project trained once per
-session (and private copies of it), the real datasets, the scoring service; and the `trained` marker."""
+session (and private copies of it), the real datasets, the scoring service; and the markers they earn."""
 
 from __future__ import annotations
 

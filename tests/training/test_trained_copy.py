@@ -16,6 +16,7 @@ from mlflow.tracking import MlflowClient
 from core.schema import CHAMPION, CHURN_MODEL, STAGE_MODEL
 from features.store import open_store
 from serving.models import load_champion
+from training.registry import use_tracking
 
 
 def _client(project: Trained) -> MlflowClient:
@@ -57,6 +58,8 @@ def test_writes_through_the_copy_stay_in_the_copy(trained: Trained, trained_copy
     original = _client(trained)
     champion = original.get_model_version_by_alias(CHURN_MODEL, CHAMPION).version
     client = _client(trained_copy)
+    # MLflow resolves a `models:/` source through the process-wide tracking URI, whatever the client's
+    use_tracking(trained_copy.settings)
     current = client.get_model_version_by_alias(CHURN_MODEL, CHAMPION)
     added = client.create_model_version(CHURN_MODEL, current.source, run_id=current.run_id)
     client.set_registered_model_alias(CHURN_MODEL, CHAMPION, added.version)
