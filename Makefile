@@ -3,9 +3,11 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# the inner loop's tests: markers (pyproject.toml) that tests/conftest.py adds from the fixtures used
+FAST   := not slow and not trained and not real_data and not disk and not postgres and not redis
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo serve test lint results bench lock clean
+.PHONY: help install demo serve check test lint results bench lock clean
 
 help: ## Show this list of targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -24,6 +26,9 @@ demo: install ## Run the whole job on ~20k generated customers, then call the se
 
 serve: install ## Serve the champion models on http://127.0.0.1:3000 (foreground)
 	$(BIN)/journey serve
+
+check: lint ## The inner loop: lint, then the fast tests (no trained project, files, real data or services)
+	$(BIN)/pytest -m "$(FAST)"
 
 test: install ## Run the test suite (offline, generated data)
 	$(BIN)/pytest

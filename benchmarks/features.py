@@ -71,7 +71,7 @@ def run_ibis(folder: Path) -> dict[str, Any]:
 
 def run_oracle(folder: Path) -> dict[str, Any]:
     sys.path.insert(0, str(REPO / "tests"))
-    from oracle import oracle_features  # type: ignore[import-not-found]
+    from helpers.oracle import oracle_features  # type: ignore[import-not-found]
 
     from core.io import read_raw_tables
     from features.build import read_manifest

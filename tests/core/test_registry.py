@@ -10,7 +10,7 @@ import lightgbm as lgb
 import mlflow
 import numpy as np
 import pytest
-from conftest import make_config
+from helpers.project import make_config
 from mlflow.tracking import fluent
 from mlflow.tracking._model_registry import utils as registry_utils
 from mlflow.tracking._tracking_service import utils as tracking_utils

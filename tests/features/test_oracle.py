@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from oracle import disagreements, oracle_features, oracle_stages
+from helpers.oracle import disagreements, oracle_features, oracle_stages
 
 from core.config import Settings
 from core.io import write_tables

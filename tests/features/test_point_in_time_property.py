@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers.oracle import disagreements, oracle_features, oracle_stages
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from oracle import disagreements, oracle_features, oracle_stages
 
 from core.config import Demographic, Settings
 from core.io import write_tables
@@ -23,6 +23,8 @@ from core.schema import EVENT_FAMILIES
 from features.build import build_features, feature_path, read_manifest, stages_path
 from features.catalog import FAMILIES
 from ingest.validate import validate_tables
+
+pytestmark = pytest.mark.disk  # builds in tempfile folders: Hypothesis examples cannot share tmp_path
 
 T0 = pd.Timestamp("2024-01-01", tz="UTC")
 SPAN_DAYS = 240

@@ -76,18 +76,18 @@ def test_unknown_task_is_rejected():
     assert "'ltv' is not one of 'churn', 'stage'" in " ".join(result.output.replace("│", " ").split())
 
 
-def test_score_and_targets_write_ranked_outputs(trained, tmp_path: Path):
-    config = str(trained.config)
+def test_score_and_targets_write_ranked_outputs(trained_copy, tmp_path: Path):
+    config = str(trained_copy.config)
     scored = runner.invoke(app, ["-c", config, "score"])
     assert scored.exit_code == 0, scored.output
-    scores = pd.read_csv(trained.settings.paths.outputs_dir / "scores.csv")
+    scores = pd.read_csv(trained_copy.settings.paths.outputs_dir / "scores.csv")
     elsewhere = runner.invoke(app, ["-c", config, "score", "--out", str(tmp_path / "scores")])
     assert elsewhere.exit_code == 0, elsewhere.output
     assert len(pd.read_csv(tmp_path / "scores" / "scores.csv")) == len(scores)
     assert scores["current_stage"].isin(["purchase", "retention", "advocacy"]).all()
     listed = runner.invoke(app, ["-c", config, "targets", "--capacity", "25"])
     assert listed.exit_code == 0, listed.output
-    table = pd.read_csv(trained.settings.paths.outputs_dir / "targets.csv")
+    table = pd.read_csv(trained_copy.settings.paths.outputs_dir / "targets.csv")
     assert len(table) == 25
     assert table["rank"].tolist() == list(range(1, 26))
     assert table["expected_value_saved"].is_monotonic_decreasing

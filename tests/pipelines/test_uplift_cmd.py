@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import END, START, make_config
+from helpers.project import END, START, make_config
 from typer.testing import CliRunner
 
 from core.config import Settings, load_settings

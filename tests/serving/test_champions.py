@@ -9,13 +9,13 @@ from core.schema import CHAMPION, CHURN_MODEL
 from serving.champions import Champions
 
 
-def test_moving_the_champion_alias_swaps_the_models_in_use(trained, tmp_path):
-    client = connect(trained.settings)
+def test_moving_the_champion_alias_swaps_the_models_in_use(trained_copy, tmp_path):
+    client = connect(trained_copy.settings)
     current = client.get_model_version_by_alias(CHURN_MODEL, CHAMPION)
     source = client.get_model_version_download_uri(CHURN_MODEL, current.version)
     # MLflow's global URIs point at another, empty store the whole time: the service must not read them
-    with tracking(trained.settings.with_paths(workdir=tmp_path)):
-        champions = Champions(trained.settings)
+    with tracking(trained_copy.settings.with_paths(workdir=tmp_path)):
+        champions = Champions(trained_copy.settings)
         assert champions.scorer.versions[CHURN_MODEL] == str(current.version)
         copy = client.create_model_version(CHURN_MODEL, source, run_id=current.run_id)
         try:

@@ -1,8 +1,9 @@
 """The online store on Redis: materialised into it and served from it; an outage and the recovery.
 
-Each test uses its own Feast project (Feast's Redis keys end with the project name), so other
-users of the Redis server are not touched, and deletes its keys and its registry entries at the
-end. The outage test puts a TCP proxy it controls between the service and Redis.
+Each test works on a private copy of the trained project (it applies Feast definitions) and uses
+its own Feast project (Feast's Redis keys end with the project name), so other users of the Redis
+server are not touched, and deletes its keys and its registry entries at the end. The outage test
+puts a TCP proxy it controls between the service and Redis.
 """
 
 from __future__ import annotations
@@ -114,26 +115,26 @@ def unique_project() -> str:
     return f"journey_test_{uuid.uuid4().hex[:12]}"
 
 
-def test_materialized_into_redis_and_served_from_it(redis_server, trained, service_app):
+def test_materialized_into_redis_and_served_from_it(redis_server, trained_copy, service_app):
     """Same scores as the SQLite-backed service for the same ids, with the rows read from Redis."""
-    frame = newest_features(trained.settings)
+    frame = newest_features(trained_copy.settings)
     ids = [*active(frame)["customer_id"].head(4), *frame["customer_id"].tail(2)]
     unknown = f"NOPE-{uuid.uuid4().hex[:8]}"
     body = {"customer_ids": [*ids, unknown], "explain": 3}
     mp = pytest.MonkeyPatch()
     mp.delenv("JOURNEY_API_KEY", raising=False)
-    mp.setenv("JOURNEY_CONFIG", str(trained.config))
+    mp.setenv("JOURNEY_CONFIG", str(trained_copy.config))
     with TestClient(service_app()) as c:  # the reference: the fixture's SQLite online store
         expected = c.post("/score", json=body).json()["scores"]
     project = unique_project()
-    config, settings = redis_settings(trained, project, f"{REDIS_HOST}:{REDIS_PORT}")
+    config, settings = redis_settings(trained_copy, project, f"{REDIS_HOST}:{REDIS_PORT}")
     try:
         materialize_into_redis(settings)
         keys = project_keys(redis_server, project)
         assert len(keys) == frame["customer_id"].nunique()  # one hash per customer of the newest snapshot
         assert all(redis_server.exists(customer_key(i, project)) for i in ids)
         assert not redis_server.exists(customer_key(unknown, project))
-        assert not [t for t in sqlite_tables(trained) if t.startswith(project)]  # nothing went to SQLite
+        assert not [t for t in sqlite_tables(trained_copy) if t.startswith(project)]  # nothing went to SQLite
 
         mp.setenv("JOURNEY_CONFIG", str(config))
         with TestClient(service_app()) as c:
@@ -156,7 +157,7 @@ def test_materialized_into_redis_and_served_from_it(redis_server, trained, servi
             assert [s["status"] for s in again] == ["unknown", "ok"]
     finally:
         mp.undo()
-        clean_up(redis_server, trained, project, config)
+        clean_up(redis_server, trained_copy, project, config)
     assert project_keys(redis_server, project) == []
 
 
@@ -254,15 +255,15 @@ def timed(call: Callable[[], Any]) -> tuple[Any, float]:
 
 
 def test_a_redis_outage_is_a_503_with_the_reason_and_the_service_recovers_by_itself(
-    redis_server, trained, service_app
+    redis_server, trained_copy, service_app
 ):
     """Redis through a proxy: stop it (503 with the reason, not ready), restart it (ready again)."""
-    ids = active(newest_features(trained.settings))["customer_id"].head(3).tolist()
+    ids = active(newest_features(trained_copy.settings))["customer_id"].head(3).tolist()
     body = {"customer_ids": ids, "explain": 1}
     proxy = Proxy((REDIS_HOST, REDIS_PORT))
     proxy.start()
     project = unique_project()
-    config, settings = redis_settings(trained, project, f"127.0.0.1:{proxy.port}")
+    config, settings = redis_settings(trained_copy, project, f"127.0.0.1:{proxy.port}")
     mp = pytest.MonkeyPatch()
     mp.delenv("JOURNEY_API_KEY", raising=False)
     mp.setenv("JOURNEY_CONFIG", str(config))
@@ -308,5 +309,5 @@ def test_a_redis_outage_is_a_503_with_the_reason_and_the_service_recovers_by_its
     finally:
         mp.undo()
         proxy.stop()
-        clean_up(redis_server, trained, project, config)
+        clean_up(redis_server, trained_copy, project, config)
     assert project_keys(redis_server, project) == []

@@ -64,13 +64,13 @@ def test_rows_older_than_the_ttl_are_scored_and_flagged_stale(trained, some_ids)
     assert not champions.refresh()  # the registry's champion is the one loaded: nothing to reload
 
 
-def test_an_unreachable_store_is_a_503_with_the_reason_and_readyz_false(trained, some_ids, service_app):
+def test_an_unreachable_store_is_a_503_with_the_reason_and_readyz_false(trained_copy, some_ids, service_app):
     """The online store on Redis at a port where nothing listens: every read fails."""
     from core.config import load_settings
 
-    text = trained.config.read_text().replace("online_store: sqlite", "online_store: redis")
+    text = trained_copy.config.read_text().replace("online_store: sqlite", "online_store: redis")
     text = text.replace("redis_connection: 127.0.0.1:6379", "redis_connection: 127.0.0.1:9")
-    config = trained.config.parent / "unreachable.yaml"
+    config = trained_copy.config.parent / "unreachable.yaml"
     config.write_text(text)
     assert load_settings(config).feast.online_store == "redis"
     mp = pytest.MonkeyPatch()

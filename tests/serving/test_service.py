@@ -14,11 +14,11 @@ from serving.batch import active, newest_features
 
 @pytest.fixture(scope="module")
 def client(trained, service_app):
-    import os
-
-    os.environ["JOURNEY_CONFIG"] = str(trained.config)
+    mp = pytest.MonkeyPatch()  # not left set for the modules after this one
+    mp.setenv("JOURNEY_CONFIG", str(trained.config))
     with TestClient(service_app()) as c:
         yield c
+    mp.undo()
 
 
 @pytest.fixture(scope="module")

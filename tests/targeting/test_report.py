@@ -12,7 +12,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from browser import find_chromium, load_page
+from helpers.browser import find_chromium, load_page
 from jinja2 import UndefinedError
 from typer.testing import CliRunner
 

@@ -341,8 +341,8 @@ def test_uplift_value_saved_ignores_the_success_rate():
     assert np.allclose(uplift_value_saved(frame), [18.0, -6.0])
 
 
-def test_ranking_by_uplift_needs_a_model_then_ranks_by_uplift_x_value(trained, tmp_path: Path):
-    config = str(trained.config)
+def test_ranking_by_uplift_needs_a_model_then_ranks_by_uplift_x_value(trained_copy, tmp_path: Path):
+    config = str(trained_copy.config)
     out = tmp_path / "uplift"
     result = runner.invoke(app, ["-c", config, "targets", "--rank-by", "uplift", "--out", str(out)])
     assert result.exit_code == 1 and "run `journey uplift` first" in result.output

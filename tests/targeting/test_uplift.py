@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import END, START, make_config
+from helpers.project import END, START, make_config
 from sklearn.metrics import roc_auc_score
 
 from features.build import read_manifest

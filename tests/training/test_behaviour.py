@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import END, START, Trained, make_config
+from helpers.project import END, START, Trained, make_config
 
 from core.config import Settings, load_settings
 from core.io import write_tables

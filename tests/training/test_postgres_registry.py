@@ -1,6 +1,6 @@
 """MLflow tracking and registry in PostgreSQL, by configuration alone.
 
-A copy of the `trained` fixture's configuration differs only in `mlflow.tracking_uri`, pointing at a
+A copy of the `trained_copy` fixture's configuration differs only in `mlflow.tracking_uri`, pointing at a
 fresh PostgreSQL database. Training, the champion/challenger aliases, a refused and a forced
 promotion and a rollback then run through the ordinary code (training.train, training.promote,
 the `journey` CLI), and the records are checked in PostgreSQL, and checked absent from the
@@ -22,7 +22,7 @@ from typing import NoReturn
 import mlflow
 import mlflow.tracking.fluent
 import pytest
-from conftest import Trained
+from helpers.project import Trained
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
@@ -125,15 +125,15 @@ def _aliases(client: MlflowClient) -> tuple[str | None, str | None]:
 
 @pytest.mark.postgres
 def test_mlflow_registry_lives_in_postgresql_by_configuration_alone(
-    trained: Trained, pg_database: str, unchanged_mlflow_globals: None, tmp_path: Path
+    trained_copy: Trained, pg_database: str, unchanged_mlflow_globals: None, tmp_path: Path
 ) -> None:
     import psycopg
 
-    config = postgres_config(trained, tmp_path, pg_database)
+    config = postgres_config(trained_copy, tmp_path, pg_database)
     settings = load_settings(config)
     assert settings.mlflow.uri(settings.paths.workdir.resolve()) == pg_database
-    assert settings.paths.workdir.resolve() == trained.settings.paths.workdir.resolve()
-    sqlite_file = _sqlite_file(trained)
+    assert settings.paths.workdir.resolve() == trained_copy.settings.paths.workdir.resolve()
+    sqlite_file = _sqlite_file(trained_copy)
     sqlite_before = _sqlite_records(sqlite_file)
     client = connect(settings)
     assert client.tracking_uri == pg_database

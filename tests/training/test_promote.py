@@ -17,8 +17,8 @@ def aliases(client: MlflowClient, name: str) -> tuple[str | None, str | None]:
     return alias_version(client, name, "champion"), alias_version(client, name, "challenger")
 
 
-def test_retraining_never_replaces_the_champion_silently(trained):
-    settings = trained.settings
+def test_retraining_never_replaces_the_champion_silently(trained_copy):
+    settings = trained_copy.settings
     client = connect(settings)
     champion_before, _ = aliases(client, "churn")
     again = train_task(settings.paths.clean, settings, "churn")

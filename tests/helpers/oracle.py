@@ -2,8 +2,8 @@
 
 It follows the feature definitions literally, one snapshot at a time, so that the Ibis/DuckDB
 build can be checked against it (tests/features/test_oracle.py) and timed against it (benchmarks
-insert <repo>/tests into sys.path and `import oracle`). Clarity first: every feature is a filter
-on the rows before the snapshot followed by a group-by per customer.
+insert <repo>/tests into sys.path and import `helpers.oracle`). Clarity first: every feature is a
+filter on the rows before the snapshot followed by a group-by per customer.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Headless Chromium driven over the DevTools protocol on a pipe: no browser-automation package.
 
 `--remote-debugging-pipe` makes Chromium read protocol commands from fd 3 and write replies and
-events to fd 4, each a JSON message ended by a NUL byte. Tests import this (tests/ is on sys.path)
-to load a local page, collect console errors and network requests, and evaluate an expression.
+events to fd 4, each a JSON message ended by a NUL byte. Tests import this (`helpers.browser`) to
+load a local page, collect console errors and network requests, and evaluate an expression.
 """
 
 from __future__ import annotations
