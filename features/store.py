@@ -86,10 +86,17 @@ def _write_config(settings: Settings) -> tuple[Path, dict[str, Any]]:
     return repo, config
 
 
+def _source_times(repo: Path) -> dict[str, list[str]]:
+    """The sources' registry times kept in the parameters file (see record_source_times)."""
+    path = repo / PARAMS
+    return dict(json.loads(path.read_text()).get("source_times", {})) if path.is_file() else {}
+
+
 def write_repo(settings: Settings) -> Path:
     """Write the runtime repo folder: feature_store.yaml, the parameters and the definitions."""
     repo, _ = _write_config(settings)
-    (repo / PARAMS).write_text(json.dumps(repo_params(settings), indent=2) + "\n")
+    params = repo_params(settings) | {"source_times": _source_times(repo)}
+    (repo / PARAMS).write_text(json.dumps(params, indent=2) + "\n")
     (repo / DEFINITIONS.name).write_text(GENERATED + DEFINITIONS.read_text())
     return repo
 
@@ -152,10 +159,29 @@ def apply_definitions(store: FeatureStore, settings: Settings) -> list[str]:
         apply_total_with_repo_instance(
             store, store.project, store.registry, contents, skip_source_validation=True
         )
+    record_source_times(store, settings)
     changes = [line for line in diff.getvalue().splitlines() if CHANGE.match(line)]
     log.info("feast apply: %s", "; ".join(changes) or "no changes")
     log.debug("feast apply:\n%s", diff.getvalue().rstrip())
     return sorted(s.name for s in contents.feature_services)
+
+
+def record_source_times(store: FeatureStore, settings: Settings) -> None:
+    """Keep the sources' created/updated times as the registry holds them in the parameters file.
+
+    The definitions give each FileSource these times. Without them `feast plan` lists every
+    materialized view as updated, the sources differing only in those times (Feast compares a
+    materialized view field by field, source metadata included: feast-dev/feast#5573).
+    """
+    repo = settings.paths.feast_repo.resolve()
+    sources = {view.name: view.batch_source for view in store.list_feature_views(allow_cache=False)}
+    times = {
+        name: [str(source.created_timestamp), str(source.last_updated_timestamp)]
+        for name, source in sources.items()
+        if source is not None and source.created_timestamp and source.last_updated_timestamp
+    }
+    params = json.loads((repo / PARAMS).read_text()) | {"source_times": times}
+    (repo / PARAMS).write_text(json.dumps(params, indent=2) + "\n")
 
 
 def materialize_newest(store: FeatureStore, manifest: Manifest) -> tuple[pd.Timestamp, str]:

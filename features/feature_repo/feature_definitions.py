@@ -9,7 +9,7 @@ writes it, with feature_store.yaml and a copy of this file, into the runtime rep
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from feast import Entity, FeatureService, FeatureView, Field, FileSource, Project, ValueType
@@ -32,6 +32,21 @@ customer = Entity(
 )
 
 
+def _source(family: Family) -> FileSource:
+    """The family's Parquet files; with the created/updated times the registry holds for it, so that
+    `feast plan` after a materialization compares equal sources (feast-dev/feast#5573)."""
+    source = FileSource(
+        name=f"{family}_source",
+        path=PARAMS["sources"][family],
+        file_format=ParquetFormat(),
+        timestamp_field="event_timestamp",
+    )
+    times = PARAMS.get("source_times", {}).get(family)
+    if times:
+        source.created_timestamp, source.last_updated_timestamp = (datetime.fromisoformat(t) for t in times)
+    return source
+
+
 def _view(family: Family, description: str) -> FeatureView:
     """A family's features at each monthly snapshot, one Parquet file per snapshot."""
     return FeatureView(
@@ -44,12 +59,7 @@ def _view(family: Family, description: str) -> FeatureView:
             )
             for f in FEATURES[family]
         ],
-        source=FileSource(
-            name=f"{family}_source",
-            path=PARAMS["sources"][family],
-            file_format=ParquetFormat(),
-            timestamp_field="event_timestamp",
-        ),
+        source=_source(family),
         online=True,
         description=description,
     )
