@@ -8,25 +8,17 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from core.schema import EVENT_FAMILIES
+
 Array = npt.NDArray[Any]
 
 HOUR = 3_600
 DAY = 24 * HOUR
 WEEK = 7 * DAY
 
-SIM_EVENTS: tuple[str, ...] = (
-    "visit",
-    "product_view",
-    "cart",
-    "checkout",
-    "email_open",
-    "email_click",
-    "support_contact",
-    "complaint",
-    "review",
-    "referral",
-    "login",
-)
+# The event families of the contract a shop without subscriptions produces, in the contract's order
+# (the rate columns below and the _CART... indices follow it).
+SIM_EVENTS: tuple[str, ...] = tuple(f for f in EVENT_FAMILIES if not f.startswith("subscription_"))
 _CART, _CHECKOUT, _SUPPORT, _COMPLAINT, _REVIEW, _REFERRAL, _LOGIN = 2, 3, 6, 7, 8, 9, 10
 PROSPECT, BUYER, CHURNED = 0, 1, 2
 
