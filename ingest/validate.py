@@ -164,7 +164,7 @@ def parse_timestamps(values: pd.Series, timezone: str = "UTC") -> tuple[pd.Serie
         return parsed, bad
     naive = parsed.notna()
     if not pd.api.types.is_datetime64_dtype(values.dtype):
-        naive &= ~values.astype(str).str.contains(_EXPLICIT_ZONE)
+        naive &= ~_has_zone(values)
     wall = parsed[naive].dt.tz_localize(None)
     local = wall.dt.tz_localize(timezone, ambiguous=np.zeros(len(wall), bool), nonexistent="shift_forward")
     parsed[naive] = local.dt.tz_convert("UTC").astype(TS_DTYPE)
@@ -410,12 +410,32 @@ def _as_timestamps(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     elif pd.api.types.is_datetime64_dtype(values.dtype):
         parsed = values.dt.tz_localize("UTC")
     else:
-        parsed = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
-        retry = parsed.isna() & values.notna()
-        if retry.any():
-            parsed[retry] = _parse_guessed(values[retry])
+        zoned = _has_zone(values)
+        if zoned.any() and not zoned.all():
+            # parsed apart: pandas would read every naive value in the zone of the first zoned one
+            parsed = pd.Series(pd.NaT, index=values.index, dtype=TS_DTYPE)
+            parsed[zoned] = _parse_text(values[zoned])
+            parsed[~zoned] = _parse_text(values[~zoned])
+        else:
+            parsed = _parse_text(values)
     parsed = parsed.astype(TS_DTYPE)
     return parsed, _failed(values, parsed.isna())
+
+
+def _has_zone(values: pd.Series) -> pd.Series:
+    """Which text values carry an explicit zone ('Z', '+05:00', 'UTC'); missing values do not."""
+    text = pa.array(values.astype(str).where(values.notna(), None), type=pa.string())
+    found = pc.match_substring_regex(text, _EXPLICIT_ZONE.pattern).fill_null(False)
+    return pd.Series(found.to_numpy(zero_copy_only=False), index=values.index, dtype=bool)
+
+
+def _parse_text(values: pd.Series) -> pd.Series:
+    """ISO 8601 text as UTC (naive read as UTC), else the one format guessed from the first value."""
+    parsed = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
+    retry = parsed.isna() & values.notna()
+    if retry.any():
+        parsed[retry] = _parse_guessed(values[retry])
+    return parsed
 
 
 def _parse_guessed(values: pd.Series) -> pd.Series:

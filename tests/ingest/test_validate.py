@@ -637,3 +637,18 @@ def test_parse_timestamps_reads_naive_values_in_a_zone() -> None:
     assert ambiguous.iloc[0] == pd.Timestamp("2024-10-27 01:30", tz="UTC")  # read as standard time
     _, numbers = parse_timestamps(pd.Series([1_706_000_000]))
     assert numbers.tolist() == [True]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin"])
+def test_a_zoned_value_never_shifts_the_naive_values_beside_it(zone: str) -> None:
+    from ingest.validate import parse_timestamps
+
+    values = pd.Series(
+        ["2024-01-01T10:00:00+05:00", "2024-01-01T10:00:00", None, "2024-01-01 10:00:00-03:00"]
+    )
+    parsed, bad = parse_timestamps(values, zone)
+    naive = pd.Timestamp("2024-01-01 10:00", tz=zone).tz_convert("UTC")  # in the mapping's zone, not +05:00
+    assert parsed[0] == pd.Timestamp("2024-01-01 05:00", tz="UTC")
+    assert parsed[1] == naive
+    assert pd.isna(parsed[2]) and not bad.any()
+    assert parsed[3] == pd.Timestamp("2024-01-01 13:00", tz="UTC")
