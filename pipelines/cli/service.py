@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -22,8 +24,6 @@ def serve(
 
     Example: journey serve --port 3000
     """
-    import subprocess
-
     from pipelines.service_process import service_command, service_env
 
     with friendly_errors():
@@ -37,7 +37,11 @@ def serve(
         console.print(
             "[yellow]JOURNEY_API_KEY is not set: the scoring API is open to anyone who can reach it[/]"
         )
-    raise typer.Exit(subprocess.call(service_command(settings.serving.host, chosen), env=env))
+    command = service_command(settings.serving.host, chosen)
+    sys.stdout.flush()
+    # BentoML replaces this process, so a SIGTERM or Ctrl-C reaches the server itself; as a child
+    # it outlived a `journey serve` stopped with SIGTERM, still holding the port
+    os.execve(command[0], command, env)
 
 
 @commands.command()

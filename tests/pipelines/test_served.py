@@ -80,3 +80,22 @@ def test_readme_examples_run_against_the_real_service(served):
     lines = done.stdout.splitlines()
     assert lines[0].startswith("C0000042 ")
     assert float(lines[-1].split()[0]) > 0 and "versions" in lines[-1]
+
+
+def test_journey_serve_stopped_with_sigterm_leaves_nothing_on_its_port(trained, tmp_path: Path):
+    """An operator's `kill <pid of journey serve>` stops the server itself, not only the CLI."""
+    port = service_process.free_port()
+    journey = Path(sys.executable).with_name("journey")
+    log = (tmp_path / "serve.log").open("wb")
+    command = [str(journey), "-c", str(trained.config), "serve", "--port", str(port)]
+    proc = subprocess.Popen(command, stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        service_process.wait_ready(proc, url, timeout_s=180, log_file=tmp_path / "serve.log")
+        proc.terminate()
+        proc.wait(timeout=30)
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"{url}/livez", timeout=2)
+        assert service_process.process_tree(proc.pid) == []
+    finally:
+        service_process.stop(proc)
