@@ -14,14 +14,13 @@ import pandas as pd
 import pytest
 from feast import FeatureView
 from feast.repo_contents import RepoContents
+from helpers.project import validated_generated
 
-from core.config import Feast, Settings, load_settings
+from core.config import Feast, Settings
 from core.io import write_tables
 from features.build import build_features
 from features.catalog import FAMILIES, catalog
 from features.store import DEFINITIONS, PARAMS, apply_definitions, open_store, parse_definitions
-from ingest.validate import validate_tables
-from synthetic.generate import generate_tables
 
 FEAST = Path(sys.executable).with_name("feast")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -58,10 +57,7 @@ def feast_plan(settings: Settings) -> str:
 
 @pytest.fixture(scope="module")
 def clean() -> dict[str, pd.DataFrame]:
-    raw = generate_tables(300, seed=5, start="2023-01-01", end="2024-04-01")
-    declared = load_settings(Path(__file__).resolve().parents[2] / "configs" / "journey.yaml").demographics
-    tables, _ = validate_tables({k: v for k, v in raw.items() if k != "truth"}, demographics=declared)
-    return tables
+    return validated_generated(300, seed=5, start="2023-01-01", end="2024-04-01")
 
 
 def test_the_definitions_import_only_feast_the_catalog_and_the_standard_library():

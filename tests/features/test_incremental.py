@@ -6,22 +6,18 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers.project import validated_generated
 
-from core.config import Settings, StageRules, load_settings
+from core.config import Settings, StageRules
 from core.io import write_tables
 from features.build import FAMILIES, build_features, feature_path, stages_path
-from ingest.validate import validate_tables
-from synthetic.generate import generate_tables
 
 CUT = pd.Timestamp("2024-01-15", tz="UTC")
 
 
 @pytest.fixture(scope="module")
 def clean() -> dict[str, pd.DataFrame]:
-    raw = generate_tables(300, seed=5, start="2023-01-01", end="2024-04-01")
-    declared = load_settings(Path(__file__).resolve().parents[2] / "configs" / "journey.yaml").demographics
-    tables, _ = validate_tables({k: v for k, v in raw.items() if k != "truth"}, demographics=declared)
-    return tables
+    return validated_generated(300, seed=5, start="2023-01-01", end="2024-04-01")
 
 
 def before(tables: dict[str, pd.DataFrame], moment: pd.Timestamp) -> dict[str, pd.DataFrame]:

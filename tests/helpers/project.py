@@ -16,6 +16,17 @@ START, END = "2023-01-01", "2025-01-01"
 N_CUSTOMERS = 2000
 
 
+def validated_generated(customers: int, seed: int, start: str, end: str) -> dict[str, pd.DataFrame]:
+    """Generated tables, validated with the shipped config's demographics (the clean tables)."""
+    from ingest.validate import validate_tables
+    from synthetic.generate import generate_tables
+
+    raw = generate_tables(customers, seed=seed, start=start, end=end)
+    declared = load_settings(REPO / "configs" / "journey.yaml").demographics
+    tables, _ = validate_tables({k: v for k, v in raw.items() if k != "truth"}, demographics=declared)
+    return tables
+
+
 def make_config(folder: Path) -> Path:
     """A copy of configs/ whose workdir and outputs live in `folder`."""
     configs = folder / "configs"
