@@ -40,6 +40,7 @@ class ReadSpec:
     joins: tuple[Join, ...] = ()
     filters: tuple[Filter, ...] = ()
     by_name: tuple[str, ...] = ()  # when `columns` is empty: these targets, by name, if present
+    timezone: str = "UTC"  # the mapping's zone: where DuckDB reads a naive time as zoned, it is this one
 
 
 @dataclass
@@ -55,6 +56,9 @@ def read_mapped(spec: ReadSpec, root: Path) -> ReadResult:
     """Evaluate a ReadSpec in a fresh in-process DuckDB connection."""
     con = duckdb.connect()
     try:
+        # a CSV column with some offsets is sniffed as TIMESTAMPTZ, its naive values read in the
+        # session's zone: that must be the mapping's, not UTC
+        con.execute(f"SET TimeZone = {_literal(spec.timezone)}")
         columns = _open_all(con, spec, root)
         return _evaluate(con, spec, columns)
     except SourceReadError as error:

@@ -84,6 +84,7 @@ def _read_table(
         joins=table.joins,
         filters=table.where,
         by_name=_by_name(mapping, name),
+        timezone=table.timezone or mapping.timezone,
     )
     result = read_mapped(spec, root)
     if result.frame is None:

@@ -428,6 +428,26 @@ def test_event_types_time_zone_and_parquet_by_name(tmp_path: Path) -> None:
     assert clean["transactions"].empty
 
 
+def test_a_csv_of_mixed_offsets_reads_its_naive_times_in_the_mapping_zone(tmp_path: Path) -> None:
+    # DuckDB sniffs such a column as TIMESTAMPTZ and reads the naive values in the session's zone
+    pd.DataFrame({"customer_id": ["a"], "created_at": ["2024-01-01"]}).to_csv(tmp_path / "c.csv", index=False)
+    events = {"customer_id": ["a", "a"], "ts": ["2024-03-17 14:00:30", "2024-05-03 15:58:09+01:00"]}
+    pd.DataFrame(events | {"kind": ["visit", "visit"]}).to_csv(tmp_path / "e.csv", index=False)
+    text = """
+        timezone: Europe/Berlin
+        absent: [transactions]
+        customers: {file: c.csv}
+        events:
+          file: e.csv
+          columns: {customer_id: customer_id, ts: ts, event_type: kind}
+    """
+    tables, _ = read_source(mapping(text, tmp_path), tmp_path)
+    assert tables["events"]["ts"].tolist() == [
+        pd.Timestamp("2024-03-17 13:00:30", tz=UTC),  # CET wall clock, not UTC
+        pd.Timestamp("2024-05-03 14:58:09", tz=UTC),  # the explicit offset
+    ]
+
+
 def test_duckdb_table_source_and_missing_table(tmp_path: Path) -> None:
     with duckdb.connect(str(tmp_path / "crm.duckdb")) as con:
         con.execute("CREATE SCHEMA sales")
