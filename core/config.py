@@ -8,6 +8,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from core.generations import current
 from core.schema import ACTIVE_STAGES, EVENT_FAMILIES, STAGES
 
 DEFAULT_CONFIG = Path("configs/journey.yaml")
@@ -52,9 +53,14 @@ class Paths(Frozen):
         return self.data_dir or self.workdir / "data"
 
     @property
-    def clean(self) -> Path:
-        """The validated input tables that every later step reads."""
+    def clean_root(self) -> Path:
+        """Where `journey validate` writes each set of clean tables as a generation (core/generations.py)."""
         return self.workdir / "clean"
+
+    @property
+    def clean(self) -> Path:
+        """The validated input tables that every later step reads: the current generation."""
+        return current(self.clean_root)
 
     @property
     def features(self) -> Path:

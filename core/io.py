@@ -1,4 +1,4 @@
-"""Reading and writing the contract tables as Parquet."""
+"""Reading and writing the contract tables as Parquet; the clean tables as one atomic set."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from core.generations import current, new_generation
 from core.schema import TABLES
 
 
@@ -30,6 +31,7 @@ def write_tables(tables: dict[str, pd.DataFrame], out_dir: Path) -> dict[str, Pa
 
 def read_raw_tables(data_dir: Path) -> dict[str, pd.DataFrame]:
     """Read the contract tables present in data_dir; a required table that is missing is an error."""
+    data_dir = current(data_dir)
     if not data_dir.is_dir():
         raise FileNotFoundError(f"data folder not found: {data_dir}")
     tables = {}
@@ -43,6 +45,28 @@ def read_raw_tables(data_dir: Path) -> dict[str, pd.DataFrame]:
 
 
 DATASET_INFO = "dataset.json"
+REPORT = "validation.json"
+
+
+def write_clean_set(
+    root: Path,
+    tables: dict[str, pd.DataFrame],
+    source: str,
+    demographics: list[dict[str, str]],
+    report: dict[str, Any] | None = None,
+) -> Path:
+    """Write one complete set of clean tables as a new generation of `root` and switch to it.
+
+    The set is every table this dataset has (a table an earlier dataset had and this one lacks is
+    not carried over), the dataset info and the validation report; readers see the old set or
+    this one (core/generations.py). Returns the new generation's folder.
+    """
+    with new_generation(root) as folder:
+        write_tables(tables, folder)
+        write_dataset_info(folder, source, demographics)
+        if report is not None:
+            (folder / REPORT).write_text(json.dumps(report, indent=2, default=str))
+    return folder
 
 
 def write_dataset_info(folder: Path, source: str, demographics: list[dict[str, str]]) -> None:
@@ -52,5 +76,5 @@ def write_dataset_info(folder: Path, source: str, demographics: list[dict[str, s
 
 
 def read_dataset_info(folder: Path) -> dict[str, Any] | None:
-    path = folder / DATASET_INFO
+    path = current(folder) / DATASET_INFO
     return dict(json.loads(path.read_text())) if path.is_file() else None

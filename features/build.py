@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -19,6 +20,7 @@ import pyarrow.parquet as pq
 from ibis.expr.types import Table
 
 from core.config import Settings
+from core.generations import current, new_generation, reuse
 from features.behavioural import EVENT_WINDOWS, behavioural_from, event_partials, recency_partials
 from features.catalog import FAMILIES, Family, catalog
 from features.demographic import demographic_features
@@ -75,8 +77,9 @@ class Manifest:
 
 
 def feature_path(features_dir: Path, family: str) -> Path:
-    """The folder of a family's table: one Parquet file per snapshot (pandas/pyarrow read it whole)."""
-    return features_dir / f"{family}.parquet"
+    """The folder of a family's table in the current build: one Parquet file per snapshot
+    (pandas/pyarrow read it whole). Given a generation folder, the folder in that generation."""
+    return current(features_dir) / f"{family}.parquet"
 
 
 def read_features(features_dir: Path, filters: list[tuple[str, str, object]]) -> pd.DataFrame:
@@ -89,12 +92,13 @@ def read_features(features_dir: Path, filters: list[tuple[str, str, object]]) ->
 
 
 def stages_path(features_dir: Path) -> Path:
-    return features_dir / "stages.parquet"
+    return current(features_dir) / "stages.parquet"
 
 
 def parquet_glob(folder: Path) -> str:
-    """Every snapshot file of a table folder, for DuckDB and Feast."""
-    return str(folder.resolve() / "*.parquet")
+    """Every snapshot file of a table folder, for DuckDB and Feast: an absolute path that keeps
+    the `current` link unresolved, so a Feast source follows each switch to a new build."""
+    return os.path.join(os.path.abspath(folder), "*.parquet")
 
 
 def snapshot_file(folder: Path, snapshot: pd.Timestamp) -> Path:
@@ -102,7 +106,8 @@ def snapshot_file(folder: Path, snapshot: pd.Timestamp) -> Path:
 
 
 def manifest_path(features_dir: Path) -> Path:
-    return features_dir / "manifest.json"
+    """The manifest of the current build; it lives in the build's generation with its files."""
+    return current(features_dir) / "manifest.json"
 
 
 def read_manifest(features_dir: Path) -> Manifest:
@@ -237,19 +242,24 @@ def _family_exprs(
     }
 
 
-def _plan_work(out_dir: Path, snaps: list[pd.Timestamp], prints: dict[str, str]) -> list[pd.Timestamp]:
-    """Snapshots to (re)compute; files of snapshots that left the grid or changed are removed."""
-    old = read_manifest(out_dir).fingerprints if manifest_path(out_dir).is_file() else {}
-    folders = [stages_path(out_dir), *(feature_path(out_dir, f) for f in FAMILIES)]
+def _tables(folder: Path) -> list[Path]:
+    return [stages_path(folder), *(feature_path(folder, f) for f in FAMILIES)]
+
+
+def _plan_work(
+    previous: Path, generation: Path, snaps: list[pd.Timestamp], prints: dict[str, str]
+) -> list[pd.Timestamp]:
+    """Snapshots to (re)compute; the files of the others are taken over from the previous build
+    (hard links: no copy), so the new generation starts with every unchanged snapshot."""
+    folders = _tables(previous)
+    if not manifest_path(previous).is_file() or not all(f.is_dir() for f in folders):
+        return list(snaps)  # no build yet, or one of an older single-file layout
+    old = read_manifest(previous).fingerprints
     keep = {s for s in snaps if old.get(s.isoformat()) == prints[s.isoformat()]}
     keep = {s for s in keep if all(snapshot_file(f, s).is_file() for f in folders)}
-    wanted = {snapshot_file(f, s) for f in folders for s in keep}
-    for folder in folders:
-        if folder.is_file():  # a table from an older single-file layout
-            folder.unlink()
-        for path in folder.glob("*.parquet") if folder.is_dir() else []:
-            if path not in wanted:
-                path.unlink()
+    for source, target in zip(folders, _tables(generation), strict=True):
+        for snap in keep:
+            reuse(snapshot_file(source, snap), snapshot_file(target, snap))
     return [s for s in snaps if s not in keep]
 
 
@@ -270,8 +280,8 @@ def _compute(
     settings: Settings,
     stash: Stash,
     on_step: Callable[[str], None],
+    out_dir: Path,
 ) -> None:
-    out_dir = settings.paths.features
     ids = stash(customer_numbers(src.customers), "ids")
     # Numbered and sorted, so that the tables written come out of DuckDB in sorted blocks (`in_key_order`).
     known = known_grid(src.customers, snapshot_table(todo, "as_of")).join(ids, "customer_id")
@@ -310,10 +320,12 @@ def build_features(
     """Compute stages and features at the snapshots whose inputs changed since the last build.
 
     The first build computes every snapshot; later builds compute only new snapshots and those
-    whose data before them (or the feature configuration) changed.
+    whose data before them (or the feature configuration) changed. The build is written as a new
+    generation of settings.paths.features (the unchanged snapshots hard-linked from the previous
+    one) and its manifest last; then the `current` link switches to it. An interrupted build
+    leaves the previous build, manifest and files, as it was (core/generations.py).
     """
-    out_dir = settings.paths.features
-    out_dir.mkdir(parents=True, exist_ok=True)
+    root = settings.paths.features
     con = connect(written_join_sides=True)
     stash = table_stash(con)
     src = open_tables(con, clean_dir)
@@ -322,12 +334,13 @@ def build_features(
     src = replace(src, transactions=stash(src.transactions, "transactions"))
     snaps = snapshot_dates(src.start, src.end, settings.snapshots.min_history_days)
     prints = snapshot_fingerprints(src, snaps, settings)
-    todo = _plan_work(out_dir, snaps, prints)
-    log.info("%d of %d snapshots to compute (up to %s)", len(todo), len(snaps), src.end)
-    if todo:
-        _compute(con, src, todo, settings, stash, on_step)
-    manifest = Manifest(snapshots=snaps, end=src.end, fingerprints=prints, computed=todo)
-    manifest_path(out_dir).write_text(manifest.to_json())
+    with new_generation(root) as generation:
+        todo = _plan_work(current(root), generation, snaps, prints)
+        log.info("%d of %d snapshots to compute (up to %s)", len(todo), len(snaps), src.end)
+        if todo:
+            _compute(con, src, todo, settings, stash, on_step, generation)
+        manifest = Manifest(snapshots=snaps, end=src.end, fingerprints=prints, computed=todo)
+        manifest_path(generation).write_text(manifest.to_json())
     return manifest
 
 

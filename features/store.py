@@ -29,6 +29,7 @@ from feast.repo_contents import RepoContents
 from feast.repo_operations import apply_total_with_repo_instance, parse_repo
 
 from core.config import Settings
+from core.generations import CURRENT
 from features import online_rows
 from features.build import Manifest, feature_path, parquet_glob
 from features.catalog import FAMILIES
@@ -69,11 +70,13 @@ def repo_config_dict(settings: Settings) -> dict[str, Any]:
 
 def repo_params(settings: Settings) -> dict[str, Any]:
     """What the definitions need from this project; paths are absolute (Feast resolves relative
-    FileSource paths against the working directory of whichever process reads them)."""
+    FileSource paths against the working directory of whichever process reads them) and go
+    through the `current` link of the feature builds, so they stay the same from build to build
+    (`feast plan` stays clean) while each source reads the newest complete build."""
     return {
         "project": settings.feast.project,
         "ttl_days": settings.feast.ttl_days,
-        "sources": {f: parquet_glob(feature_path(settings.paths.features, f)) for f in FAMILIES},
+        "sources": {f: parquet_glob(feature_path(settings.paths.features / CURRENT, f)) for f in FAMILIES},
         "demographics": [d.model_dump() for d in settings.demographics],
     }
 

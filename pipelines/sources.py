@@ -9,8 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from core.config import Settings, project_root
-from core.io import table_path, write_dataset_info, write_tables
-from core.schema import TABLES
+from core.io import write_clean_set
 from ingest.mapping import SourceMapping, load_mapping
 from ingest.sources import read_snapshot_labels, read_source, resolve_root
 from ingest.usability import UsabilityReport, blocked_report, usability_report
@@ -65,20 +64,8 @@ def _checked(
             drops = drops + label_drops
     except DataContractError as error:
         return blocked_report(mapping, list(error.problems), drops, window)
-    _write_clean(clean, settings.paths.clean)
-    labels_file = settings.paths.clean / SNAPSHOT_LABELS
-    if labels is not None:
-        labels.to_parquet(labels_file, index=False)
-    elif labels_file.is_file():
-        labels_file.unlink()
-    write_dataset_info(settings.paths.clean, mapping.name, [d.model_dump() for d in mapping.demographics])
+    written = clean if labels is None else {**clean, SNAPSHOT_LABELS.removesuffix(".parquet"): labels}
+    declared = [d.model_dump() for d in mapping.demographics]
+    # one set: a table (or label file) of an earlier source that this one lacks is not carried over
+    write_clean_set(settings.paths.clean_root, written, mapping.name, declared, report.to_dict())
     return usability_report(clean, report, drops, window, mapping, labels=labels)
-
-
-def _write_clean(clean: dict[str, pd.DataFrame], folder: Path) -> None:
-    """Write the clean tables; contract tables of an earlier source that this one lacks are removed."""
-    write_tables(clean, folder)
-    for name in TABLES:
-        stale = table_path(folder, name)
-        if name not in clean and stale.is_file():
-            stale.unlink()

@@ -7,8 +7,9 @@ import logging
 from typing import TYPE_CHECKING
 
 from core.config import Demographic, Settings
-from core.io import read_dataset_info, read_raw_tables, write_dataset_info, write_tables
-from ingest.validate import ValidationReport, validate_tables
+from core.generations import has_generation
+from core.io import read_dataset_info, read_raw_tables, write_clean_set
+from ingest.validate import DataContractError, ValidationReport, validate_tables
 
 if TYPE_CHECKING:  # Feast and the feature engine load when a step runs, not with the settings
     import pandas as pd
@@ -28,15 +29,42 @@ def effective(settings: Settings) -> Settings:
 
 
 def validate_data(settings: Settings, as_of: pd.Timestamp | None) -> ValidationReport:
-    """Validate the raw tables against the contract; write the clean tables and the report."""
+    """Validate the raw tables against the contract; write the clean tables and the report as one set.
+
+    The clean tables, dataset info and report become the current generation together; a run
+    that fails leaves the previous set in place and says so in `<workdir>/validation.json`.
+    """
     data = settings.paths.data
-    tables = read_raw_tables(data)
-    sources = {name: str(data / f"{name}.parquet") for name in tables}
-    clean, report = validate_tables(tables, as_of=as_of, demographics=settings.demographics, sources=sources)
-    write_tables(clean, settings.paths.clean)
-    write_dataset_info(settings.paths.clean, "data", [d.model_dump() for d in settings.demographics])
-    (settings.paths.workdir / "validation.json").write_text(json.dumps(report.to_dict(), indent=2))
+    try:
+        tables = read_raw_tables(data)
+        sources = {name: str(data / f"{name}.parquet") for name in tables}
+        clean, report = validate_tables(
+            tables, as_of=as_of, demographics=settings.demographics, sources=sources
+        )
+    except Exception as error:
+        problems = list(error.problems) if isinstance(error, DataContractError) else [str(error)]
+        _write_last_run(settings, {"status": "failed", "problems": problems, **_kept(settings)})
+        raise
+    declared = [d.model_dump() for d in settings.demographics]
+    folder = write_clean_set(settings.paths.clean_root, clean, "data", declared, report.to_dict())
+    _write_last_run(settings, {"status": "passed", "clean_tables": str(folder), **report.to_dict()})
     return report
+
+
+def _kept(settings: Settings) -> dict[str, str]:
+    """What a failed validate left in place: the clean tables of the last run that passed, if any."""
+    if not has_generation(settings.paths.clean_root):
+        return {"clean_tables": "none: no validate has passed yet"}
+    return {"clean_tables": f"unchanged: {settings.paths.clean.resolve()} (the last validate that passed)"}
+
+
+def _write_last_run(settings: Settings, outcome: dict[str, object]) -> None:
+    """`<workdir>/validation.json`: the outcome of the last validate run, written in one rename."""
+    path = settings.paths.workdir / "validation.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staged = path.with_suffix(".json.tmp")
+    staged.write_text(json.dumps(outcome, indent=2, default=str))
+    staged.replace(path)
 
 
 def build(settings: Settings) -> Manifest:
@@ -50,6 +78,12 @@ def materialize(settings: Settings) -> tuple[pd.Timestamp, str]:
     from features.build import read_manifest
     from features.store import apply_definitions, materialize_newest, open_store
 
+    manifest = read_manifest(settings.paths.features)
+    if not has_generation(settings.paths.features):
+        raise FileNotFoundError(
+            f"the feature tables in {settings.paths.features} were built by an older Journey: "
+            "run `journey features build` once (it reuses them)"
+        )
     store = open_store(settings)
     apply_definitions(store, settings)
-    return materialize_newest(store, read_manifest(settings.paths.features))
+    return materialize_newest(store, manifest)

@@ -68,10 +68,15 @@ def validate(
     if source:
         _validate_source(source, ref)
         return
-    with friendly_errors():
-        report = step("validating input tables", lambda: validate_data(state.settings, ref))
-        for line in report.summary_lines():
-            console.print(f"  {line}")
+    try:
+        with friendly_errors():
+            report = step("validating input tables", lambda: validate_data(state.settings, ref))
+    except typer.Exit:
+        last_run = state.settings.paths.workdir / "validation.json"
+        console.print(f"  the clean tables are unchanged; this run's problems are in {last_run}")
+        raise
+    for line in report.summary_lines():
+        console.print(f"  {line}")
 
 
 def _validate_source(source: str, ref: pd.Timestamp) -> None:

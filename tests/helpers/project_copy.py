@@ -45,7 +45,7 @@ def copy_project(trained: Trained, folder: Path) -> Trained:
     workdir = settings.paths.workdir.resolve()
     if not workdir.is_relative_to(folder) or not settings.paths.outputs_dir.resolve().is_relative_to(folder):
         raise ValueError(f"{config} still points outside {folder}")
-    shutil.copytree(old.workdir, workdir)
+    shutil.copytree(old.workdir, workdir, symlinks=True)  # generation links stay links
     if old.outputs_dir.is_dir():
         shutil.copytree(old.outputs_dir, settings.paths.outputs_dir)
     repoint(workdir, str(old.workdir.resolve()), str(workdir))

@@ -47,7 +47,7 @@ def test_generate_then_validate(tmp_path: Path, config_path: Path):
     assert len(pd.read_parquet(data / "customers.parquet")) == 50
     checked = runner.invoke(app, ["-c", str(config), "validate", "--as-of", "2025-01-01"])
     assert checked.exit_code == 0, checked.output
-    assert (tmp_path / "work" / "clean" / "events.parquet").is_file()
+    assert (tmp_path / "work" / "clean" / "current" / "events.parquet").is_file()
 
 
 def test_bad_input_is_one_clear_line_and_exit_1(tmp_path: Path, config_path: Path):

@@ -49,7 +49,7 @@ def test_uplift_reports_registers_and_loads(built: tuple[Path, Settings]) -> Non
     assert "registered uplift version 1 (champion)" in result.output
     scorer = load_uplift(settings)
     assert scorer is not None and scorer.name == "t_learner"
-    ids = pd.read_parquet(settings.paths.workdir / "clean" / "campaigns.parquet")["customer_id"].head(20)
+    ids = pd.read_parquet(settings.paths.clean / "campaigns.parquet")["customer_id"].head(20)
     frame = load_features(settings.paths.features, ids.tolist())
     uplift = scorer.predict(frame)
     assert uplift.shape == (len(frame),) and len(frame) > 20 and pd.notna(uplift).all()
@@ -61,9 +61,7 @@ def test_a_source_without_campaigns_is_one_clear_line(tmp_path: Path, built: tup
     clean = load_settings(config).paths.workdir / "clean"
     clean.mkdir(parents=True)
     for table in ("customers", "transactions", "events"):
-        (clean / f"{table}.parquet").write_bytes(
-            (settings.paths.workdir / "clean" / f"{table}.parquet").read_bytes()
-        )
+        (clean / f"{table}.parquet").write_bytes((settings.paths.clean / f"{table}.parquet").read_bytes())
     result = runner.invoke(app, ["-c", str(config), "uplift"])
     assert result.exit_code == 1
     assert "no campaigns table" in result.output and "Traceback" not in result.output
