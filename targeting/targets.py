@@ -2,7 +2,9 @@
 
 Scoring, value, ranking and selection are vectorised over all customers; TreeSHAP reasons (about
 a millisecond a row) are computed only for the selected rows. Outputs: targets.csv, targets.xlsx
-and targets_summary.json, each written to a temporary name and renamed once all three are done.
+and targets_summary.json, each written to a temporary name and renamed once all three are done,
+the summary last: each file is whole, and a summary of this run means its list files are in place
+(a run killed between the renames leaves the old summary; re-run it). docs/reliability.md.
 """
 
 from __future__ import annotations
