@@ -32,7 +32,9 @@ def validate_data(settings: Settings, as_of: pd.Timestamp | None) -> ValidationR
     data = settings.paths.data
     tables = read_raw_tables(data)
     sources = {name: str(data / f"{name}.parquet") for name in tables}
-    clean, report = validate_tables(tables, as_of=as_of, demographics=settings.demographics, sources=sources)
+    clean, report = validate_tables(
+        tables, as_of=as_of, demographics=settings.demographics, sources=sources, checks=settings.validation
+    )
     write_tables(clean, settings.paths.clean)
     write_dataset_info(settings.paths.clean, "data", [d.model_dump() for d in settings.demographics])
     (settings.paths.workdir / "validation.json").write_text(json.dumps(report.to_dict(), indent=2))
