@@ -67,7 +67,7 @@ class Paths(Frozen):
 
 
 class Validation(Frozen):
-    """The data checks of `journey validate` beyond the contract (docs/data.md, "Data checks").
+    """The data checks of `journey validate` beyond the contract (docs/data-contract.md, "Data checks").
 
     Exact duplicate rows of an activity table are counted and kept up to `max_duplicate_share` of
     its rows (two identical purchases in one second happen) and refused above it (a file loaded
