@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -69,6 +70,23 @@ class Paths(Frozen):
     @property
     def feast_repo(self) -> Path:
         return self.workdir / "feature_repo"
+
+
+class Validation(Frozen):
+    """The data checks of `journey validate` beyond the contract (docs/data-contract.md, "Data checks").
+
+    Exact duplicate rows of an activity table are counted and kept up to `max_duplicate_share` of
+    its rows (two identical purchases in one second happen) and refused above it (a file loaded
+    twice). Amounts more than `outlier_factor` times the median absolute amount are flagged, not
+    dropped. Activity dated before `earliest`, or cut off from the rest by more than
+    `max_gap_days` with at most `max_isolated_share` of the rows on its side, is refused.
+    """
+
+    max_duplicate_share: float = Field(0.1, ge=0, le=1)
+    outlier_factor: float = Field(1000.0, gt=1)
+    earliest: date = date(1980, 1, 1)
+    max_gap_days: int = Field(365, gt=0)
+    max_isolated_share: float = Field(0.01, ge=0, lt=0.5)
 
 
 class Snapshots(Frozen):
@@ -212,6 +230,7 @@ class Settings(Frozen):
 
     paths: Paths = Paths()
     demographics: tuple[Demographic, ...] = ()
+    validation: Validation = Validation()
     snapshots: Snapshots = Snapshots()
     labels: Labels = Labels()
     training: Training = Training()

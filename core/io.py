@@ -38,10 +38,19 @@ def read_raw_tables(data_dir: Path) -> dict[str, pd.DataFrame]:
     for name, spec in TABLES.items():
         path = table_path(data_dir, name)
         if path.is_file():
-            tables[name] = pd.read_parquet(path)
+            tables[name] = _read_parquet(path)
         elif spec.must_exist:
             raise FileNotFoundError(f"required table {name!r} not found: expected {path}")
     return tables
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    """A raw table; a file that is empty or not Parquet is named (pyarrow's message names a buffer)."""
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError) as error:  # pyarrow.ArrowInvalid is a ValueError
+        reason = str(error).split(": ", 1)[-1] if "<Buffer>" in str(error) else str(error)
+        raise ValueError(f"{path}: cannot be read as Parquet: {reason}") from None
 
 
 DATASET_INFO = "dataset.json"

@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING
 import duckdb
 import pandas as pd
 
+from ingest.files import csv_problem, file_problem, sniffed_one_column
 from ingest.mapping import describe
-from ingest.validate import Drop
+from ingest.validate import DUPLICATE_OF, SOURCE_ROW, Drop
 
 if TYPE_CHECKING:
     from ingest.mapping import Filter, Join, Source
 
-ROW = "__row"  # 1-based row number in the main source, for examples a user can find
+ROW = SOURCE_ROW  # 1-based row number in the main source, for examples a user can find
 MAX_EXAMPLES = 5
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MISSING_COLUMN = re.compile(r'Referenced column "(.+?)" not found')
@@ -41,6 +42,8 @@ class ReadSpec:
     filters: tuple[Filter, ...] = ()
     by_name: tuple[str, ...] = ()  # when `columns` is empty: these targets, by name, if present
     timezone: str = "UTC"  # the mapping's zone: where DuckDB reads a naive time as zoned, it is this one
+    duplicates: bool = False  # add DUPLICATE_OF: the first kept source row each row exactly repeats
+    roles: Mapping[str, str] = field(default_factory=dict)  # how to name an `extra` column in messages
 
 
 @dataclass
@@ -86,16 +89,32 @@ def _materialise(
     """A temp table of the source's rows in their order (a view `alias` adds ROW); its columns."""
     raw = _ident(alias + "_raw")
     candidates = _relations(con, alias, source, root)
+    csv_file = _csv_path(source, root)
     for attempt, relation in enumerate(candidates, 1):
         try:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT * FROM {relation}")
             break
         except duckdb.Error as error:
             if attempt == len(candidates):
-                raise SourceReadError(f"cannot read {describe(source)}: {first_line(error)}") from error
+                found = csv_problem(csv_file, source.read_options) if csv_file else None
+                raise SourceReadError(
+                    found or f"cannot read {describe(source)}: {first_line(error)}"
+                ) from error
     number = f"rowid + 1 AS {ROW}, " if numbered else ""
     con.execute(f"CREATE TEMP VIEW {_ident(alias)} AS SELECT {number}* FROM {raw}")
-    return [row[0] for row in con.execute(f"DESCRIBE {raw}").fetchall()]
+    columns = [row[0] for row in con.execute(f"DESCRIBE {raw}").fetchall()]
+    if csv_file and sniffed_one_column(columns):  # DuckDB's fallback when a line breaks the dialect
+        found = csv_problem(csv_file, source.read_options)
+        if found:
+            raise SourceReadError(found)
+    return columns
+
+
+def _csv_path(source: Source, root: Path) -> Path | None:
+    """The file of a CSV source, which a failed read is diagnosed on line by line."""
+    if source.file is None or source.file_format == "parquet":
+        return None
+    return _under(root, source.file)
 
 
 def _relations(con: duckdb.DuckDBPyConnection, alias: str, source: Source, root: Path) -> list[str]:
@@ -117,6 +136,9 @@ def _file_relations(source: Source, root: Path) -> list[str]:
     path = _under(root, source.file or "")
     if not path.is_file():
         raise SourceReadError(f"file not found: {path}")
+    problem = file_problem(path, source.file_format)
+    if problem:
+        raise SourceReadError(problem)
     options, quoted = dict(source.read_options), _literal(str(path))
     if source.file_format == "parquet":
         return [f"read_parquet({quoted}{_options(options)})"]
@@ -174,18 +196,34 @@ def _evaluate(con: duckdb.DuckDBPyConnection, spec: ReadSpec, present: dict[str,
     columns = (dict(spec.columns) or _by_name(spec.by_name, present["src"])) | dict(spec.extra)
     frm = _from_clause(spec.joins)
     problems = _bind_problems(con, spec, columns, frm, present)
+    if not _count(con, "src"):
+        # no rows (a header-only CSV): every column is text, so only missing columns are errors;
+        # the empty table is the contract's to judge (required tables must have rows)
+        missing = [p for p in problems if "which is not in" in p]
+        return ReadResult(problems=missing) if missing else ReadResult(frame=_empty(columns, spec))
     if problems:
         return ReadResult(problems=problems)
     keep = " AND ".join(f"coalesce(({f.keep}), false)" for f in spec.filters) or "true"
     try:
         drops = _filter_drops(con, spec, frm)
-        frame = _select(con, columns, frm, keep)
+        copies = _duplicate_of(present["src"]) if spec.duplicates else None
+        frame = _select(con, columns, frm, keep, copies)
     except duckdb.Error as error:
         return ReadResult(problems=_runtime_problems(con, spec, columns, frm, keep, error))
     joined = frame[ROW].duplicated(keep=False)
     if joined.any():
         return ReadResult(problems=[_fan_out_problem(spec, frame[ROW][joined])])
     return ReadResult(frame=frame, drops=drops)
+
+
+def _count(con: duckdb.DuckDBPyConnection, relation: str) -> int:
+    found = con.execute(f"SELECT count(*) FROM {_ident(relation)}").fetchone()
+    return int(found[0]) if found else 0
+
+
+def _empty(columns: Mapping[str, str], spec: ReadSpec) -> pd.DataFrame:
+    names = [ROW, *columns, *([DUPLICATE_OF] if spec.duplicates else [])]
+    return pd.DataFrame({name: pd.Series(dtype=object) for name in names})
 
 
 def _by_name(targets: tuple[str, ...], available: list[str]) -> dict[str, str]:
@@ -208,7 +246,7 @@ def _bind_problems(
     present: dict[str, list[str]],
 ) -> list[str]:
     """Every expression and filter that does not bind, each with a specific message."""
-    checks = [(f"column {target!r} = {expr!r}", expr) for target, expr in columns.items()]
+    checks = [(_what(spec, target, expr), expr) for target, expr in columns.items()]
     checks += [
         (f"where filter {f.keep!r} ({f.reason})", f"CAST(({f.keep}) AS BOOLEAN)") for f in spec.filters
     ]
@@ -217,8 +255,36 @@ def _bind_problems(
         try:
             con.execute(f"DESCRIBE SELECT {expr} FROM {frm}")
         except duckdb.Error as error:
-            problems.append(_bind_message(spec, what, error, present))
+            typed = "Binder" in str(error) and "VARCHAR" in str(error)  # text compared with a number
+            cause = _text_numbers(con, expr, present) if typed else ""
+            problems.append(
+                f"{spec.label}: {what} cannot be computed: {cause}"
+                if cause
+                else _bind_message(spec, what, error, present)
+            )
     return problems
+
+
+def _what(spec: ReadSpec, target: str, expr: str) -> str:
+    role = spec.roles.get(target)
+    return f"{role} {expr!r}" if role else f"column {target!r} = {expr!r}"
+
+
+def _text_numbers(con: duckdb.DuckDBPyConnection, expr: str, present: dict[str, list[str]]) -> str:
+    """Why a column an expression compares with numbers was read as text: the rows that are not numbers."""
+    said = []
+    for column in present["src"]:
+        if not re.search(rf'(?<![\w"]){re.escape(column)}(?![\w"])|"{re.escape(column)}"', expr):
+            continue
+        value = f"src.{_ident(column)}"
+        rows = con.execute(
+            f"SELECT {ROW}, CAST({value} AS VARCHAR) FROM src WHERE typeof({value}) = 'VARCHAR' AND "
+            f"{value} IS NOT NULL AND TRY_CAST({value} AS DOUBLE) IS NULL ORDER BY {ROW} LIMIT {MAX_EXAMPLES}"
+        ).fetchall()
+        if rows:
+            shown = ", ".join(f"row {row} ({text!r})" for row, text in rows)
+            said.append(f"column {column!r} is read as text because some values are not numbers: {shown}")
+    return "; ".join(said)
 
 
 def _bind_message(spec: ReadSpec, what: str, error: duckdb.Error, present: dict[str, list[str]]) -> str:
@@ -250,10 +316,29 @@ def _filter_drops(con: duckdb.DuckDBPyConnection, spec: ReadSpec, frm: str) -> l
     ]
 
 
-def _select(con: duckdb.DuckDBPyConnection, columns: Mapping[str, str], frm: str, keep: str) -> pd.DataFrame:
+def _select(
+    con: duckdb.DuckDBPyConnection,
+    columns: Mapping[str, str],
+    frm: str,
+    keep: str,
+    copies: str | None = None,
+) -> pd.DataFrame:
     projected = ", ".join(f"({expr}) AS {_ident(target)}" for target, expr in columns.items())
     projected = f"src.{ROW} AS {ROW}" + (f", {projected}" if projected else "")
+    if copies:
+        projected += f", {copies} AS {_ident(DUPLICATE_OF)}"
     return con.execute(f"SELECT {projected} FROM {frm} WHERE {keep} ORDER BY src.{ROW}").df()
+
+
+def _duplicate_of(raw_columns: list[str]) -> str:
+    """SQL for the first kept row equal to this one in every column of the source file, else NULL.
+
+    Over the source's own columns, not the mapped ones: two line items of one invoice with the
+    same amount are distinct rows of the file though equal once mapped.
+    """
+    partition = ", ".join(f"src.{_ident(column)}" for column in raw_columns)
+    first = f"min(src.{ROW}) OVER (PARTITION BY {partition})"
+    return f"nullif({first}, src.{ROW})"
 
 
 def _runtime_problems(
@@ -273,7 +358,7 @@ def _runtime_problems(
             )
         except duckdb.Error as failed:
             problems.append(
-                f"{spec.label}: column {target!r} = {expr!r} fails on the data: {first_line(failed)}"
+                f"{spec.label}: {_what(spec, target, expr)} fails on the data: {first_line(failed)}"
             )
     return problems or [f"{spec.label}: the where filters fail on the data: {first_line(error)}"]
 

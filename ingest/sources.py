@@ -19,7 +19,8 @@ from ingest.rules import (
     map_event_types,
     to_utc,
 )
-from ingest.validate import DataContractError, Drop, empty_table
+from ingest.validate import CUSTOMER_TABLES as ACTIVITY
+from ingest.validate import DUPLICATE_OF, DataContractError, Drop, empty_table
 
 ATTRIBUTE_PREFIX = "__attr_"
 REFUND_FLAG = "__refund"
@@ -85,6 +86,8 @@ def _read_table(
         filters=table.where,
         by_name=_by_name(mapping, name),
         timezone=table.timezone or mapping.timezone,
+        duplicates=name in ACTIVITY,
+        roles=_roles(mapping, name, table),
     )
     result = read_mapped(spec, root)
     if result.frame is None:
@@ -123,6 +126,16 @@ def _extra_columns(mapping: SourceMapping, name: str, table: TableMapping) -> di
     return extra
 
 
+def _roles(mapping: SourceMapping, name: str, table: TableMapping) -> dict[str, str]:
+    """How messages name the columns the rules compute: by the mapping key that declares them."""
+    roles = {REFUND_FLAG: "refunds rule"} if name == "transactions" and table.refunds is not None else {}
+    if name == mapping.customers.derive_from:
+        roles |= {
+            f"{ATTRIBUTE_PREFIX}{a}": f"customers attribute {a!r}" for a in mapping.customers.attributes
+        }
+    return roles
+
+
 def _by_name(mapping: SourceMapping, name: str) -> tuple[str, ...]:
     spec = TABLES[name]
     extra = tuple(d.name for d in mapping.demographics) if name == "customers" else ()
@@ -130,7 +143,8 @@ def _by_name(mapping: SourceMapping, name: str) -> tuple[str, ...]:
 
 
 def _visible(frame: pd.DataFrame) -> pd.DataFrame:
-    hidden = [c for c in frame.columns if c == ROW or c.startswith("__")]
+    """The mapped columns, and the source row number and first copy validation names rows by."""
+    hidden = [c for c in frame.columns if c.startswith("__") and c not in (ROW, DUPLICATE_OF)]
     return frame.drop(columns=hidden).reset_index(drop=True)
 
 

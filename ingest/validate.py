@@ -14,12 +14,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pandas.tseries.api import guess_datetime_format
 
-from core.config import Demographic
+from core.config import Demographic, Validation
 from core.schema import EVENT_FAMILIES, OTHER_EVENT, STAGES, TABLES, ColumnKind, TableSpec
+from ingest.checks import date_problems, duplicate_check, first_copies, outlier_warning
 
 TS_DTYPE = "datetime64[us, UTC]"
 MAX_EXAMPLES = 5
 MISSING = "<missing>"
+# Hidden columns a reader may add to a table: the row's 1-based number in its source file (rows
+# are named by it), and the source row it exactly repeats (else null), computed over every source
+# column. Without them rows are numbered by position and repeats found over the columns given.
+SOURCE_ROW = "__row"
+DUPLICATE_OF = "__duplicate_of"
 # Tables whose rows are customer activity: their ts bounds the customer's first contact (rule 12).
 ACTIVITY_TABLES = ("transactions", "events")
 CUSTOMER_TABLES = ("transactions", "events", "campaigns", "stage_history")
@@ -115,6 +121,7 @@ def validate_tables(
     demographics: Sequence[Demographic] = (),
     sources: Mapping[str, str] | None = None,
     optional: Collection[str] = (),
+    checks: Validation | None = None,
 ) -> tuple[dict[str, pd.DataFrame], ValidationReport]:
     """Check the contract tables and return them typed, cleaned and sorted, with a report.
 
@@ -122,15 +129,20 @@ def validate_tables(
     user would tolerate (missing ids, future rows, unknown customers) are dropped and counted.
     Tables named in `optional` are declared absent by the source: they may be missing or empty
     (a warning, not an error), and required ones among them come back as empty typed tables.
+    The `checks` (duplicates, outlier amounts, plausible dates) run on the typed rows; rows are
+    named by their source row (SOURCE_ROW) when the reader gives it.
     """
-    sources = dict(sources or {})
+    sources, checks = dict(sources or {}), checks or Validation()
     report = ValidationReport(warnings=_unknown_table_warnings(tables))
     present = _present_tables(tables, sources, report, _optional_tables(optional))
+    copies = {name: _copies(present[name]) for name in CUSTOMER_TABLES if name in present}
+    present = {name: frame.drop(columns=[DUPLICATE_OF], errors="ignore") for name, frame in present.items()}
     absent = [name for name in optional if name not in present and TABLES[name].must_exist]
     report.rows_in = {name: len(present[name]) if name in present else 0 for name in [*present, *absent]}
     cleaned = _normalise_all(present, demographics, sources, report)
     cutoff = _as_utc(as_of)
     cleaned = _drop_future_activity(cleaned, cutoff, report)
+    _run_checks(cleaned, copies, sources, checks, report)
     positions = _customer_positions(cleaned)
     cleaned["customers"] = _backdate_created_at(cleaned, positions, report)
     cleaned["customers"], positions = _drop_future_customers(cleaned["customers"], positions, cutoff, report)
@@ -214,10 +226,51 @@ def _present_tables(
         elif len(frame) == 0:
             report.warnings.append(f"{label} is empty and is ignored")
         else:
-            present[name] = frame.reset_index(drop=True)
+            present[name] = _by_source_row(frame)
     if problems:
         raise DataContractError(problems)
     return present
+
+
+def _by_source_row(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame indexed by 0-based source row: every later message names rows by index + 1."""
+    if SOURCE_ROW not in frame.columns:
+        return frame.reset_index(drop=True)
+    rows = pd.to_numeric(frame[SOURCE_ROW], errors="coerce")
+    if rows.isna().any() or rows.duplicated().any():
+        return frame.drop(columns=[SOURCE_ROW]).reset_index(drop=True)
+    index = pd.Index(rows.astype("int64").to_numpy() - 1)
+    return frame.drop(columns=[SOURCE_ROW]).set_axis(index, axis=0)
+
+
+def _copies(frame: pd.DataFrame) -> pd.Series:
+    """Per row, the source position of the first identical source row, or -1."""
+    if DUPLICATE_OF not in frame.columns:
+        return first_copies(frame)
+    first = pd.to_numeric(frame[DUPLICATE_OF], errors="coerce")
+    return (first.fillna(0).astype("int64") - 1).where(first.notna(), -1)
+
+
+def _run_checks(
+    cleaned: Mapping[str, pd.DataFrame],
+    copies: Mapping[str, pd.Series],
+    sources: Mapping[str, str],
+    checks: Validation,
+    report: ValidationReport,
+) -> None:
+    """Duplicates, outlier amounts and plausible dates; refuses with every problem found at once."""
+    problems: list[str] = []
+    for name, first in copies.items():
+        found, warned = duplicate_check(_label(name, sources), first, checks)
+        problems += found
+        report.warnings += warned
+    if "transactions" in cleaned:
+        transactions = cleaned["transactions"]
+        report.warnings += outlier_warning(_label("transactions", sources), transactions["amount"], checks)
+    stamps = {name: cleaned[name]["ts"] for name in CUSTOMER_TABLES if name in cleaned}
+    problems += date_problems(stamps, {name: _label(name, sources) for name in stamps}, checks)
+    if problems:
+        raise DataContractError(problems)
 
 
 def _normalise_all(
@@ -312,7 +365,11 @@ def _convert(values: pd.Series, kind: ColumnKind, *, required: bool, lower: bool
 def _raise_if(bad: pd.Series, values: pd.Series, problem: str) -> None:
     count = int(bad.sum())
     if count:
-        raise DataContractError(f"{count:,} rows {problem}; examples: {', '.join(_examples(values[bad]))}")
+        rows = ", ".join(str(int(row) + 1) for row in values.index[bad.to_numpy()][:MAX_EXAMPLES])
+        raise DataContractError(
+            f"{count:,} rows {problem}; examples: {', '.join(_examples(values[bad]))} (rows {rows}"
+            f"{' ...' if count > MAX_EXAMPLES else ''})"
+        )
 
 
 def _examples(values: pd.Series, *, quote: bool = True) -> tuple[str, ...]:

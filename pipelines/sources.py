@@ -58,6 +58,7 @@ def _checked(
             demographics=mapping.demographics,
             sources=mapping.sources(),
             optional=mapping.absent,
+            checks=settings.validation,
         )
         if mapping.snapshot_label is not None:
             labels, label_drops = read_snapshot_labels(mapping, root)

@@ -39,7 +39,11 @@ def validate_data(settings: Settings, as_of: pd.Timestamp | None) -> ValidationR
         tables = read_raw_tables(data)
         sources = {name: str(data / f"{name}.parquet") for name in tables}
         clean, report = validate_tables(
-            tables, as_of=as_of, demographics=settings.demographics, sources=sources
+            tables,
+            as_of=as_of,
+            demographics=settings.demographics,
+            sources=sources,
+            checks=settings.validation,
         )
     except Exception as error:
         problems = list(error.problems) if isinstance(error, DataContractError) else [str(error)]

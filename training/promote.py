@@ -15,6 +15,7 @@ from features.store import apply_definitions, open_store
 from serving.models import LoadedModel, load_champion
 from training.dataset import LABEL, Task, label_frame, task_split, training_set
 from training.evaluate import churn_metrics, stage_metrics
+from training.recovery import recover
 from training.registry import alias_version
 from training.train import MODEL_NAME
 
@@ -48,6 +49,7 @@ def compare(clean_dir: Path, settings: Settings, task: Task) -> Comparison:
     """Both aliases scored on the current out-of-time test cutoffs (the same rows for both)."""
     name = MODEL_NAME[task]
     client = connect(settings)
+    recover(client, settings)  # a half-registered version is removed, never compared
     versions = {alias: alias_version(client, name, alias) for alias in (CHAMPION, CHALLENGER)}
     if versions[CHALLENGER] is None or versions[CHALLENGER] == versions[CHAMPION]:
         raise PromotionRefused(
@@ -72,9 +74,20 @@ def compare(clean_dir: Path, settings: Settings, task: Task) -> Comparison:
     )
 
 
-def promote(clean_dir: Path, settings: Settings, task: Task, force_reason: str | None = None) -> Comparison:
-    """Move `champion` to the challenger if it wins by the margin (or when forced, with a reason)."""
+def promote(
+    clean_dir: Path,
+    settings: Settings,
+    task: Task,
+    force_reason: str | None = None,
+    allow_rolled_back: bool = False,
+) -> Comparison:
+    """Move `champion` to the challenger if it wins by the margin (or when forced, with a reason).
+
+    A challenger that was champion once and was rolled back is refused, also with --force: the
+    rollback was a decision about that very model, undone only on purpose (`allow_rolled_back`).
+    """
     result = compare(clean_dir, settings, task)
+    _refuse_rolled_back(settings, result, allow_rolled_back)
     gain = result.challenger[1] - result.champion[1]
     margin = settings.training.promotion_margin
     if gain < margin and force_reason is None:
@@ -90,13 +103,27 @@ def promote(clean_dir: Path, settings: Settings, task: Task, force_reason: str |
     client.set_model_version_tag(result.name, version, "promotion_gain", f"{gain:+.4f}")
     if force_reason is not None:
         client.set_model_version_tag(result.name, version, "forced_promotion_reason", force_reason)
+    if allow_rolled_back:
+        client.set_model_version_tag(result.name, version, "promoted_again_after_rollback", "true")
     return result
+
+
+def _refuse_rolled_back(settings: Settings, result: Comparison, allowed: bool) -> None:
+    version = result.challenger[0]
+    tags = connect(settings).get_model_version(result.name, version).tags
+    if tags.get("rolled_back") == "true" and not allowed:
+        raise PromotionRefused(
+            f"challenger '{result.name}' v{version} was champion once and was rolled back (tag rolled_back): "
+            "it is not promoted again, not even with --force. Train a new challenger, or, if promoting "
+            "it again is really meant, add --allow-rolled-back with --force --reason '...'"
+        )
 
 
 def rollback(settings: Settings, task: Task) -> tuple[str, str]:
     """Give `champion` back to the version the current champion replaced."""
     name = MODEL_NAME[task]
     client = connect(settings)
+    recover(client, settings)
     current = alias_version(client, name, CHAMPION)
     if current is None:
         raise PromotionRefused(f"'{name}' has no champion: nothing to roll back")

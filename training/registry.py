@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,6 +26,12 @@ from core.schema import CHALLENGER, CHAMPION
 from serving.artifact import Calibration, ModelInputs
 
 log = logging.getLogger(__name__)
+# Run tags naming the process that trains, so that a later command can tell a run whose process
+# was killed (kill -9: no `finally` ran) from one still training.
+PID_TAG, HOST_TAG = "journey.pid", "journey.host"
+# A run tag set before the version is registered, and the version tag set once its grade tags are
+# written: a version of a `pending` run without it was interrupted half-way and is never promoted.
+RUN_REGISTRATION, REGISTRATION, COMPLETE = "journey.registration", "registration", "complete"
 
 
 @dataclass(frozen=True)
@@ -56,8 +64,15 @@ class Artifacts:
 def tracked_run(settings: Settings, name: str) -> Iterator[MlflowClient]:
     """An MLflow run for one training, with the client of its store; nested tuning runs and the
     model are logged inside it, and MLflow's global URIs are back as they were afterwards."""
-    with tracking(settings) as client, mlflow.start_run(run_name=name):
-        yield client
+    with tracking(settings) as client, mlflow.start_run(run_name=name) as run:
+        # mlflow's context ends the run FAILED on any exception (the CLI turns SIGTERM into one);
+        # the tags let the next command mark it KILLED when no exception could run (kill -9)
+        mlflow.set_tags({PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()})
+        try:
+            yield client
+        except BaseException:
+            unregister_run(client, run.info.run_id)
+            raise
 
 
 def log_and_register(
@@ -95,6 +110,7 @@ def log_and_register(
     for file, table in artifacts.tables.items():
         _log_parquet(table, file)
     sample = example.head(5)
+    mlflow.set_tag(RUN_REGISTRATION, "pending")
     info = mlflow.lightgbm.log_model(
         booster,
         name="model",
@@ -108,15 +124,36 @@ def log_and_register(
     )
     version = str(info.registered_model_version)
     mlflow.log_text(artifacts.card(version), "model_card.md")
-    first = alias_version(client, name, CHAMPION) is None
     for key, value in (version_tags or {}).items():
         client.set_model_version_tag(name, version, key, value)
+    client.set_model_version_tag(name, version, REGISTRATION, COMPLETE)
+    first = give_aliases(client, name, version)
+    mlflow.set_tag(RUN_REGISTRATION, COMPLETE)
+    log.info("registered %s version %s (champion: %s)", name, version, first)
+    return Registered(name=name, version=version, run_id=run.info.run_id, champion=first)
+
+
+def give_aliases(client: MlflowClient, name: str, version: str) -> bool:
+    """A complete version becomes the challenger, and the champion when the model has none yet."""
+    first = alias_version(client, name, CHAMPION) is None
     client.set_registered_model_alias(name, CHALLENGER, version)
     if first:
         client.set_registered_model_alias(name, CHAMPION, version)
         client.set_model_version_tag(name, version, "promoted", "first version of the model")
-    log.info("registered %s version %s (champion: %s)", name, version, first)
-    return Registered(name=name, version=version, run_id=run.info.run_id, champion=first)
+    return first
+
+
+def unregister_run(client: MlflowClient, run_id: str) -> list[str]:
+    """Delete the versions a run registered but did not complete (their aliases go with them)."""
+    removed = []
+    for version in client.search_model_versions(f"run_id = '{run_id}'"):
+        if version.tags.get(REGISTRATION) != COMPLETE:
+            client.delete_model_version(version.name, version.version)
+            log.warning(
+                "removed %s version %s: its registration did not complete", version.name, version.version
+            )
+            removed.append(f"{version.name} v{version.version}")
+    return removed
 
 
 def _log_parquet(table: pd.DataFrame, file: str) -> None:
@@ -124,3 +161,25 @@ def _log_parquet(table: pd.DataFrame, file: str) -> None:
         path = Path(tmp) / file
         table.to_parquet(path, index=False)
         mlflow.log_artifact(str(path))
+
+
+def registered_versions(client: MlflowClient) -> list[str]:
+    """One line per registered version: aliases, grade and registration state, newest first."""
+    lines = []
+    for model in client.search_registered_models():
+        aliases: dict[str, list[str]] = {}
+        for alias, version in (model.aliases or {}).items():
+            aliases.setdefault(str(version), []).append(alias)
+        found = client.search_model_versions(f"name = '{model.name}'")
+        for version in sorted(found, key=lambda v: -int(v.version)):
+            tags = version.tags
+            marks = [
+                *sorted(aliases.get(str(version.version), [])),
+                *(["rolled back"] if tags.get("rolled_back") == "true" else []),
+            ]
+            lines.append(
+                f"{model.name} v{version.version}: grade {tags.get('grade', '?')}"
+                + (f" ({', '.join(marks)})" if marks else "")
+                + ("" if tags.get(REGISTRATION, COMPLETE) == COMPLETE else " [registration incomplete]")
+            )
+    return lines or ["no registered models: `journey train churn` registers the first"]

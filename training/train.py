@@ -14,6 +14,7 @@ import pandas as pd
 
 from core.config import Settings
 from core.io import read_dataset_info
+from core.registry import connect
 from core.schema import ACTIVE_STAGES, CHURN_MODEL, STAGE_MODEL, STAGES
 from features.build import TIMESTAMP
 from features.catalog import catalog
@@ -36,6 +37,7 @@ from training.evaluate import (
 )
 from training.fit import fit_booster, fit_rows
 from training.grade import Grade, churn_grade, stage_grade
+from training.recovery import recover
 from training.registry import Artifacts, Registered, log_and_register, tracked_run
 from training.tune import tune
 
@@ -211,6 +213,7 @@ def _lineage(
 def train_task(clean_dir: Path, settings: Settings, task: Task, tune_trials: int = 0) -> TrainResult:
     """Build the out-of-time training set for a task, fit LightGBM, evaluate, log and register it."""
     clock = Clock()
+    recover(connect(settings), settings)  # what an earlier training killed with -9 left behind
     service = service_name(settings, task)
     split = task_split(settings, task)
     labels = label_frame(clean_dir, settings, task, split)

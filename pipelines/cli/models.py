@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -10,6 +15,24 @@ from pipelines.cli.options import Task, TaskArg
 from pipelines.console import console, friendly_errors, state, step
 
 commands = typer.Typer()
+
+
+@contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt, as Ctrl-C does, so the MLflow run ends and a half-registered
+    version is removed in their `finally` instead of the process vanishing mid-write."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"stopped by signal {signal.Signals(signum).name}")
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @commands.command()
@@ -31,7 +54,7 @@ def train(
     from training.snapshot import is_snapshot_source
     from training.train import train_task
 
-    with friendly_errors():
+    with friendly_errors(), sigterm_raises():
         if is_snapshot_source(state.settings.paths.clean):
             _train_snapshot(task)
             return
@@ -79,6 +102,10 @@ def promote(
     reason: Annotated[
         str | None, typer.Option(help="Why a forced promotion is right; kept as a tag.")
     ] = None,
+    allow_rolled_back: Annotated[
+        bool,
+        typer.Option(help="Promote a challenger that was rolled back before (needs --force --reason)."),
+    ] = False,
 ) -> None:
     """Make the challenger the champion if it beats it on the same out-of-time test by the margin.
 
@@ -89,13 +116,16 @@ def promote(
             "[bold red]error:[/] --force needs --reason '...' (it is recorded on the model version)"
         )
         raise typer.Exit(code=2)
+    if allow_rolled_back and not force:
+        console.print("[bold red]error:[/] --allow-rolled-back needs --force --reason '...'")
+        raise typer.Exit(code=2)
     from training.promote import promote as run_promote
 
-    with friendly_errors():
+    with friendly_errors(), sigterm_raises():
         forced = reason if force else None
         r = step(
             f"comparing {task} challenger and champion",
-            lambda: run_promote(state.settings.paths.clean, state.settings, task, forced),
+            lambda: run_promote(state.settings.paths.clean, state.settings, task, forced, allow_rolled_back),
         )
         console.print(
             f"  {r.name}: champion is now v{r.challenger[0]} ({r.metric} {r.challenger[1]:.4f}; "
@@ -114,3 +144,22 @@ def rollback(task: TaskArg) -> None:
     with friendly_errors():
         current, previous = run_rollback(state.settings, task)
         console.print(f"  champion moved back from v{current} to v{previous}")
+
+
+@commands.command()
+def models() -> None:
+    """List the registered models (champion, challenger, grade), after repairing what a killed
+    training left: runs still RUNNING are marked KILLED, half-registered versions removed.
+
+    Example: journey models
+    """
+    from core.registry import connect
+    from training.recovery import recover
+    from training.registry import registered_versions
+
+    with friendly_errors():
+        client = connect(state.settings)
+        for line in recover(client, state.settings).lines():
+            console.print(f"  {line}")
+        for line in registered_versions(client):
+            console.print(f"  {line}")

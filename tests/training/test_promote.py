@@ -49,3 +49,31 @@ def test_cli_force_needs_a_reason_and_unknown_tasks_are_rejected(trained):
     assert result.exit_code == 2
     assert "--force needs --reason" in result.output
     assert runner.invoke(app, ["-c", str(trained.config), "rollback", "ltv"]).exit_code == 2
+
+
+def test_a_rolled_back_version_is_not_promoted_again_even_forced(trained_copy):
+    settings = trained_copy.settings
+    client = connect(settings)
+    champion = aliases(client, "churn")[0]
+    again = train_task(settings.paths.clean, settings, "churn").registered.version
+    promote(settings.paths.clean, settings, "churn", force_reason="try the retrained copy")
+    rollback(settings, "churn")
+    assert aliases(client, "churn") == (champion, again)  # the rolled-back version is still challenger
+
+    with pytest.raises(PromotionRefused, match="rolled back"):
+        promote(settings.paths.clean, settings, "churn", force_reason="once more")
+    cli = ["-c", str(trained_copy.config), "promote", "churn", "--force", "--reason", "once more"]
+    result = CliRunner().invoke(app, cli)
+    assert result.exit_code == 1
+    assert "--allow-rolled-back" in " ".join(result.output.split())
+    assert aliases(client, "churn")[0] == champion
+
+    assert CliRunner().invoke(app, [*cli, "--allow-rolled-back"]).exit_code == 0
+    assert aliases(client, "churn")[0] == again
+    assert client.get_model_version("churn", again).tags["promoted_again_after_rollback"] == "true"
+
+
+def test_cli_allow_rolled_back_needs_force(trained):
+    result = CliRunner().invoke(app, ["-c", str(trained.config), "promote", "churn", "--allow-rolled-back"])
+    assert result.exit_code == 2
+    assert "--allow-rolled-back needs --force" in result.output
