@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # Feast and the feature engine load when a step runs, not wit
     import pandas as pd
 
     from features.build import Manifest
+    from features.store import Materialized
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +46,11 @@ def build(settings: Settings) -> Manifest:
     return build_features(settings.paths.clean, settings)
 
 
-def materialize(settings: Settings) -> tuple[pd.Timestamp, str]:
-    """feast apply, then bring the online store up to the newest snapshot."""
+def materialize(settings: Settings, reload: bool = False) -> Materialized:
+    """feast apply, then bring the online store up to the newest snapshot (in full when `reload`)."""
     from features.build import read_manifest
     from features.store import apply_definitions, materialize_newest, open_store
 
     store = open_store(settings)
     apply_definitions(store, settings)
-    return materialize_newest(store, read_manifest(settings.paths.features))
+    return materialize_newest(store, read_manifest(settings.paths.features), settings.paths.features, reload)
