@@ -151,6 +151,9 @@ class Feast(Frozen):
     online_store: Literal["sqlite", "redis"] = "sqlite"
     redis_connection: str = "127.0.0.1:6379"
     ttl_days: int = Field(45, gt=0)
+    # a call to the online store (connect, read, a locked SQLite file) that takes longer fails:
+    # the service answers 503 with the reason instead of holding the request (docs/reliability.md)
+    timeout_seconds: float = Field(2.0, gt=0, le=30)
 
 
 class RiskTiers(Frozen):

@@ -14,6 +14,9 @@ the customers that have no mirror row. Readers use the mirror only while its tab
 triggers exist (Feast drops the triggers with its table) and read customers without a mirror row
 from Feast's table. So the mirror can be missing or partial, but never differ from Feast's rows.
 
+The file is in WAL mode (`use_wal`, set before every materialization), so the service's readers
+never wait for these writes.
+
 Dropping a mirror table by hand leaves its triggers failing every write to Feast's table (SQLite
 names the missing table); the next `journey features materialize` recreates it (`prepare`).
 """
@@ -125,7 +128,22 @@ def _connect(store: FeatureStore) -> sqlite3.Connection | None:
     if path is None:
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
-    return sqlite3.connect(path, timeout=60)
+    conn = sqlite3.connect(path, timeout=60)
+    use_wal(conn)
+    return conn
+
+
+def use_wal(conn: sqlite3.Connection) -> None:
+    """Put the file in write-ahead-log mode (kept in the file, for every later connection).
+
+    In SQLite's default rollback-journal mode a writer locks readers out while it commits or
+    spills its cache: the service's reads waited ~5 s and failed with "database is locked" while
+    `journey features materialize` ran. In WAL mode readers read the last committed state and
+    never wait for the writer, nor the writer for them.
+    """
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        log.warning("online store: SQLite kept journal mode %s (not WAL): reads may wait for writes", mode)
 
 
 def prepare_store(store: FeatureStore) -> None:

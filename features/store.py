@@ -18,12 +18,13 @@ import os
 import re
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import yaml
-from feast import FeatureStore
+from feast import FeatureStore, FeatureView
 from feast.repo_config import RepoConfig
 from feast.repo_contents import RepoContents
 from feast.repo_operations import apply_total_with_repo_instance, parse_repo
@@ -31,8 +32,9 @@ from feast.repo_operations import apply_total_with_repo_instance, parse_repo
 from core.config import Settings
 from core.generations import CURRENT
 from features import online_rows
-from features.build import Manifest, feature_path, parquet_glob
+from features.build import TIMESTAMP, Manifest, feature_path, parquet_glob, read_features
 from features.catalog import FAMILIES
+from features.sentinel import EMPTY, Sentinel, read_sentinel, write_sentinel
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +47,24 @@ GENERATED = (
 )
 
 
+def redis_connection(settings: Settings) -> str:
+    """The Redis connection string with a bound on every call, unless the configured one sets it.
+
+    redis-py waits forever on a socket by default: a hung Redis (stopped, a network black hole)
+    held every request and health check. Connect and read timeouts make such a call fail after
+    `feast.timeout_seconds`, and without redis-py's retries (which held a request for up to ~14 s
+    during an outage) the failure is an immediate 503 with the reason.
+    """
+    connection = settings.feast.redis_connection
+    timeout = f"{settings.feast.timeout_seconds:g}"
+    bounds = {"socket_connect_timeout": timeout, "socket_timeout": timeout, "retry": "null"}
+    given = {part.split("=", 1)[0].strip() for part in connection.split(",") if "=" in part}
+    return ",".join([connection, *(f"{k}={v}" for k, v in bounds.items() if k not in given)])
+
+
 def _online_store(settings: Settings, repo: Path) -> dict[str, Any]:
     if settings.feast.online_store == "redis":
-        connection = settings.feast.redis_connection
-        if "retry=" not in connection:
-            # fail fast: redis-py's default retries would hold a request for up to ~14 s during an
-            # outage; without them an outage is an immediate 503 and readiness does not hang
-            connection += ",retry=null"
-        return {"type": "redis", "connection_string": connection}
+        return {"type": "redis", "connection_string": redis_connection(settings)}
     return {"type": "sqlite", "path": str(repo / "online.db")}
 
 
@@ -187,23 +199,74 @@ def record_source_times(store: FeatureStore, settings: Settings) -> None:
     (repo / PARAMS).write_text(json.dumps(params, indent=2) + "\n")
 
 
-def materialize_newest(store: FeatureStore, manifest: Manifest) -> tuple[pd.Timestamp, str]:
-    """Bring the online store up to the newest snapshot: a one-off backfill, then incrementally.
+@dataclass(frozen=True)
+class Materialized:
+    """What a materialization did: the snapshot the store now holds, how, and how many customers."""
 
-    The first run loads only the newest snapshot (every known customer has a row there); later
-    runs let Feast load what arrived since the last materialised time.
+    snapshot: pd.Timestamp
+    mode: str  # "backfill" (first run), "reload" (asked, or the store had lost its rows), "incremental"
+    customers: int  # customers whose rows were written
+    lost: bool = False  # the store had lost its rows (sentinel not found): reloaded in full
+
+
+def materialize_newest(
+    store: FeatureStore, manifest: Manifest, features_dir: Path, reload: bool = False
+) -> Materialized:
+    """Bring the online store up to the newest snapshot: a full load, else incrementally.
+
+    A full load (the first run, `reload`, or a store that lost its rows) writes the newest
+    snapshot, which holds every known customer; otherwise Feast loads what arrived since the last
+    materialised time. Afterwards a customer of the newest snapshot is recorded as the sentinel
+    the service's readiness check looks for (features/sentinel.py).
     """
     newest = manifest.snapshots[-1]
-    end = (newest + pd.Timedelta(seconds=1)).to_pydatetime()
+    end = newest + pd.Timedelta(seconds=1)
     views = store.list_feature_views()
-    online_rows.prepare_store(store)  # the triggers must see every write
-    if not any(view.materialization_intervals for view in views):
-        store.materialize(start_date=(newest - pd.Timedelta(seconds=1)).to_pydatetime(), end_date=end)
-        log.info("backfilled snapshot %s into the online store", newest)
-        mode = "backfill"
+    online_rows.prepare_store(store)  # the triggers must see every write; WAL before the writes
+    lost = not reload and _lost_rows(store, views)
+    if reload or lost or not any(view.materialization_intervals for view in views):
+        start = newest - pd.Timedelta(seconds=1)
+        store.materialize(start_date=start.to_pydatetime(), end_date=end.to_pydatetime())
+        mode = "reload" if reload or lost else "backfill"
     else:
-        store.materialize_incremental(end_date=end)
-        log.info("materialized incrementally up to snapshot %s", newest)
+        start = min(_utc(v.most_recent_end_time) for v in views if v.most_recent_end_time)
+        store.materialize_incremental(end_date=end.to_pydatetime())
         mode = "incremental"
     online_rows.refresh_store(store)
-    return newest, mode
+    written, sentinel = _written(features_dir, start, end, newest)
+    write_sentinel(store, Sentinel(sentinel, newest.isoformat(), written))
+    log.info("materialized (%s) up to snapshot %s: %d customers written", mode, newest, written)
+    return Materialized(newest, mode, written, lost)
+
+
+def _utc(when: Any) -> pd.Timestamp:
+    stamp = pd.Timestamp(when)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def _lost_rows(store: FeatureStore, views: list[FeatureView]) -> bool:
+    """The recorded sentinel customer is missing from the online store (a reload is needed)."""
+    sentinel = read_sentinel(store)
+    if sentinel is None or not views or not views[0].features:
+        return False
+    ref = f"{views[0].name}:{views[0].features[0].name}"
+    row = store.get_online_features(features=[ref], entity_rows=[{"customer_id": sentinel.customer_id}])
+    found = row.to_dict(include_event_timestamps=True).get(f"{views[0].features[0].name}__ts") or [None]
+    if found[0] is None:
+        log.warning("%s (sentinel customer %s not found): reloading in full", EMPTY, sentinel.customer_id)
+        return True
+    return False
+
+
+def _written(
+    features_dir: Path, start: pd.Timestamp, end: pd.Timestamp, newest: pd.Timestamp
+) -> tuple[int, str]:
+    """Customers with a row in [start, end) (what Feast loaded), and the sentinel: the first id of
+    the newest snapshot."""
+    low = min(start, newest - pd.Timedelta(seconds=1))
+    frame = read_features(features_dir, [(TIMESTAMP, ">=", low), (TIMESTAMP, "<", end)])
+    in_window = frame.loc[frame[TIMESTAMP] >= start, "customer_id"]
+    newest_ids = frame.loc[frame[TIMESTAMP] == newest, "customer_id"]
+    if newest_ids.empty:
+        raise ValueError(f"no feature rows at the newest snapshot {newest} in {features_dir}")
+    return int(in_window.nunique()), str(newest_ids.astype(str).min())

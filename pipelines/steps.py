@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # Feast and the feature engine load when a step runs, not wit
     import pandas as pd
 
     from features.build import Manifest
+    from features.store import Materialized
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +78,8 @@ def build(settings: Settings) -> Manifest:
     return build_features(settings.paths.clean, settings)
 
 
-def materialize(settings: Settings) -> tuple[pd.Timestamp, str]:
-    """feast apply, then bring the online store up to the newest snapshot."""
+def materialize(settings: Settings, reload: bool = False) -> Materialized:
+    """feast apply, then bring the online store up to the newest snapshot (in full when `reload`)."""
     from features.build import read_manifest
     from features.store import apply_definitions, materialize_newest, open_store
 
@@ -90,4 +91,4 @@ def materialize(settings: Settings) -> tuple[pd.Timestamp, str]:
         )
     store = open_store(settings)
     apply_definitions(store, settings)
-    return materialize_newest(store, manifest)
+    return materialize_newest(store, manifest, settings.paths.features, reload)

@@ -142,7 +142,8 @@ class _ClientErrorFilter(logging.Filter):
     """BentoML logs every failed request at ERROR with a traceback, a client's mistake included.
 
     For a client error (pydantic validation, a BentoML exception with a 4xx code) the record
-    becomes one INFO line naming the error; server errors keep their traceback.
+    becomes one INFO line naming the error, for a 503 (the online store unavailable) one WARNING
+    line with the reason; other server errors keep their traceback.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -152,6 +153,10 @@ class _ClientErrorFilter(logging.Filter):
             record.msg = f"{record.msg}: client error {type(exc).__name__}: {str(exc).splitlines()[0]}"
             record.exc_info, record.exc_text = None, None
             record.levelno, record.levelname = logging.INFO, "INFO"
+        elif exc is not None and code == 503:  # the store is down: the reason, not a 90-line traceback
+            record.msg = f"{record.msg}: 503 {str(exc).splitlines()[0]}"
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True
 
 

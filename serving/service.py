@@ -17,6 +17,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import bentoml
@@ -24,12 +25,13 @@ import numpy as np
 from bentoml.exceptions import InvalidArgument, ServiceUnavailable
 from fastapi import FastAPI
 from prometheus_client import Counter, Histogram
+from starlette.exceptions import HTTPException
 
 from core.config import DEFAULT_CONFIG, Settings, load_settings
 from features.store import open_store
 from serving import http
 from serving.champions import Champions
-from serving.online import OnlineFeatures, StoreUnavailable
+from serving.online import UNAVAILABLE, OnlineFeatures, OnlineRows, StoreUnavailable
 from serving.schemas import (
     CustomerFeatures,
     ModelInfo,
@@ -42,6 +44,8 @@ from serving.scoring import Scorer
 
 T = TypeVar("T")
 INLINE_WORK = 16  # customers x (1 + reasons per customer) scored on the event loop itself (see _run)
+STORE_THREADS = 8  # online-store calls in flight at once; more wait (within the deadline) for a thread
+DEADLINE_MARGIN_S = 0.5  # past the store's own timeouts: the driver's error, with its reason, comes first
 log = logging.getLogger("bentoml.journey")  # under "bentoml": BentoML configures its handlers
 info_app = FastAPI(title="Journey model info")
 
@@ -74,7 +78,7 @@ def _log(endpoint: str, started: float, scores: list[Any], models: dict[str, str
 
 
 async def _run(fn: Callable[..., T], *args: Any, work: int) -> T:
-    """Small requests run on the event loop; larger ones in a worker thread.
+    """Small scoring work runs on the event loop; larger in a worker thread (never store I/O: _store_call).
 
     Handing a one-id score to a thread and back costs about as much as the score itself, so
     small requests are served faster inline (docs/benchmarks.md, `python -m benchmarks.serving`).
@@ -97,7 +101,10 @@ class JourneyService:
         self.champions = Champions(self.settings)
         store = open_store(self.settings)
         service = self.champions.scorer.churn.inputs.feature_service
-        self.online = OnlineFeatures(store, service, self.settings.feast.ttl_days)
+        feast = self.settings.feast
+        self.online = OnlineFeatures(store, service, feast.ttl_days, feast.timeout_seconds)
+        self.store_threads = ThreadPoolExecutor(STORE_THREADS, thread_name_prefix="online-store")
+        self.deadline = feast.timeout_seconds + DEADLINE_MARGIN_S
         self.champions.watch(self.settings.serving.reload_seconds)
         key = (
             "required (X-API-Key header)" if os.environ.get(http.API_KEY_ENV) else "NOT set: the API is open"
@@ -108,27 +115,48 @@ class JourneyService:
         # Freezing moves them out of the collector's sight.
         gc.freeze()
 
-    def __is_ready__(self) -> bool:
-        """Ready when the online store answers; recovers by itself when the store comes back."""
-        return self.online.problem() is None
+    async def __is_ready__(self) -> bool:
+        """Ready when the online store answers and holds its sentinel customer (features/sentinel.py);
+        else a 503 whose body is the reason. Recovers by itself when the store comes back."""
+        try:
+            problem = await self._store_call(self.online.problem)
+        except StoreUnavailable as err:
+            problem = str(err)
+        if problem is not None:
+            raise HTTPException(status_code=503, detail=f"not ready: {problem}")
+        return True
+
+    async def _store_call(self, fn: Callable[..., T], *args: Any) -> T:
+        """A call of the online store in the store's own threads, never on the event loop, and
+        bounded: past the deadline it is a StoreUnavailable (the thread finishes on its own, at
+        the latest when the driver's own timeout fires)."""
+        call = asyncio.get_running_loop().run_in_executor(self.store_threads, fn, *args)
+        try:
+            return await asyncio.wait_for(call, self.deadline)
+        except TimeoutError as err:
+            raise StoreUnavailable(f"{UNAVAILABLE}: no answer within {self.deadline:g} s") from err
 
     @bentoml.api(input_spec=ScoreRequest)
     async def score(self, customer_ids: list[str], explain: int = 3) -> ScoreResponse:
         """Score customers by id with features from the online store (one read for all ids).
 
         Unknown ids get status "unknown"; rows older than the feature view's TTL get "stale".
+        The read runs off the event loop with a deadline; scoring then as `_run` decides.
         """
-        return await _run(self._score, customer_ids, explain, work=len(customer_ids) * (1 + explain))
-
-    def _score(self, customer_ids: list[str], explain: int) -> ScoreResponse:
         started = time.perf_counter()
         scorer = self.champions.scorer
         try:
-            rows = self.online.read(customer_ids, scorer.features)
+            rows = await self._store_call(self.online.read, customer_ids, scorer.features)
         except StoreUnavailable as err:
             ERRORS.labels(kind="store_unavailable").inc()
             http.current().unavailable = str(err)
             raise ServiceUnavailable(str(err)) from err
+        work = len(customer_ids) * (1 + explain)
+        return await _run(self._score, started, scorer, customer_ids, rows, explain, work=work)
+
+    def _score(
+        self, started: float, scorer: Scorer, customer_ids: list[str], rows: OnlineRows, explain: int
+    ) -> ScoreResponse:
         scores = scorer.scores(customer_ids, rows.columns, rows.known, rows.as_of, explain, rows.stale)
         _log("score", started, scores, scorer.versions)
         return ScoreResponse(scores=scores, models=scorer.versions, request_id=http.current().request_id)

@@ -95,8 +95,11 @@ def _parsed(blob: bytes) -> Any:
 class SqliteRows:
     """Columns of a FeatureService's features for a list of ids, read from the SQLite file."""
 
-    def __init__(self, store: FeatureStore, service: FeatureService, path: Path) -> None:
+    def __init__(
+        self, store: FeatureStore, service: FeatureService, path: Path, timeout_s: float = 2.0
+    ) -> None:
         self.path = path
+        self.timeout_s = timeout_s  # SQLite's busy timeout: how long a read may wait for a lock
         self.version = store.config.entity_key_serialization_version
         self.tables = [table_name(store.project, p.name) for p in service.feature_view_projections]
         self.use_mirror = True  # False: always group Feast's rows (benchmarks compare the two)
@@ -108,8 +111,14 @@ class SqliteRows:
         if conn is None:
             if not self.path.exists():
                 raise FileNotFoundError(f"no online store at {self.path}: run `journey features materialize`")
+            # a WAL-mode file (features/online_rows.py) never locks a reader out; the busy timeout
+            # bounds the rare waits left (a file still in rollback mode, WAL recovery)
             conn = sqlite3.connect(
-                f"file:{self.path}?mode=ro", uri=True, check_same_thread=False, isolation_level=None
+                f"file:{self.path}?mode=ro",
+                uri=True,
+                check_same_thread=False,
+                isolation_level=None,
+                timeout=self.timeout_s,
             )
             conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")  # reads without a copy per page
             self._local.conn = conn

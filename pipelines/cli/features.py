@@ -42,18 +42,33 @@ def features_build() -> None:
 
 
 @commands.command("materialize")
-def features_materialize() -> None:
+def features_materialize(
+    reload: Annotated[
+        bool,
+        typer.Option(
+            "--reload",
+            help="Load the newest snapshot in full (after the online store lost its rows, e.g. a Redis "
+            "restarted empty), not only what arrived since the last materialization.",
+        ),
+    ] = False,
+) -> None:
     """Register the Feast definitions (feast apply) and load the newest snapshot online.
 
-    The first run backfills the newest snapshot; later runs materialise incrementally.
+    The first run (or --reload, or a store found to have lost its rows) loads the newest snapshot
+    in full; later runs materialise incrementally.
 
-    Example: journey features materialize
+    Example: journey features materialize --reload
     """
     from pipelines.steps import materialize
 
     with friendly_errors():
-        newest, mode = step("feast apply + materialize", lambda: materialize(state.settings))
-        console.print(f"  online store holds features as of {newest} ({mode})")
+        done = step("feast apply + materialize", lambda: materialize(state.settings, reload))
+        if done.lost:
+            console.print("  the online store had lost its rows (its sentinel customer was missing)")
+        console.print(
+            f"  online store holds features as of {done.snapshot} ({done.mode}: "
+            f"{done.customers:,} customers loaded)"
+        )
 
 
 @commands.command("docs")

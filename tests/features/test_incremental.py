@@ -75,13 +75,15 @@ def test_online_store_backfills_once_then_moves_incrementally(clean, tmp_path: P
     write_tables(before(clean, CUT), data)
     store = open_store(settings)
     apply_definitions(store, settings)
-    first_snapshot, first = materialize_newest(store, build_features(data, settings))
+    first = materialize_newest(store, build_features(data, settings), settings.paths.features)
     write_tables(clean, data)
     manifest = build_features(data, settings)
     apply_definitions(store, settings)
-    newest, second = materialize_newest(store, manifest)
-    assert (first, second) == ("backfill", "incremental")
-    assert first_snapshot == CUT.floor("D") and newest == manifest.snapshots[-1] > first_snapshot
+    second = materialize_newest(store, manifest, settings.paths.features)
+    newest = second.snapshot
+    assert (first.mode, second.mode) == ("backfill", "incremental")
+    assert first.snapshot == CUT.floor("D") and newest == manifest.snapshots[-1] > first.snapshot
+    assert first.customers > 0 and second.customers > 0  # each wrote the snapshots it covered
     customer = clean["customers"]["customer_id"].iloc[0]
     row = store.get_online_features(
         features=store.get_feature_service("churn_v1"), entity_rows=[{"customer_id": customer}]

@@ -88,8 +88,8 @@ def materialize_into_redis(settings: Settings) -> None:
 
     store = open_store(settings)
     apply_definitions(store, settings)
-    _, mode = materialize_newest(store, read_manifest(settings.paths.features))
-    assert mode == "backfill"  # a new project: nothing was materialised for it before
+    done = materialize_newest(store, read_manifest(settings.paths.features), settings.paths.features)
+    assert done.mode == "backfill"  # a new project: nothing was materialised for it before
 
 
 def clean_up(client: Any, trained: Any, project: str, config: Path) -> None:
