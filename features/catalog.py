@@ -42,11 +42,16 @@ PURCHASE_WINDOWS = (30, 90, 365)
 
 @dataclass(frozen=True)
 class Feature:
+    """One feature. `minimum`: the smallest value its definition allows (0 for counts, elapsed days,
+    order amounts, rates and ratios of those), None where the definition sets no bound (a rating, a
+    declared attribute); the API refuses values below it."""
+
     name: str
     family: Family
     window: str
     description: str
     kind: Literal["numeric", "categorical"] = "numeric"
+    minimum: float | None = None
 
 
 def count_name(family: str | None, window: int) -> str:
@@ -64,26 +69,34 @@ def _label(family: str | None) -> str:
 def behavioural_features() -> list[Feature]:
     """Event counts, recencies, rates, trend and the stage history."""
     out = [
-        Feature(count_name(fam, w), "behavioural", f"{w}d", f"{_label(fam)} events in the last {w} days")
+        Feature(
+            count_name(fam, w),
+            "behavioural",
+            f"{w}d",
+            f"{_label(fam)} events in the last {w} days",
+            minimum=0,
+        )
         for fam, windows in EVENT_COUNTS
         for w in windows
     ]
     out += [
-        Feature(recency_name(fam), "behavioural", "all", f"days since the last {_label(fam)} event")
+        Feature(
+            recency_name(fam), "behavioural", "all", f"days since the last {_label(fam)} event", minimum=0
+        )
         for fam in EVENT_RECENCY
     ]
     b: Family = "behavioural"
     out += [
-        Feature("active_days_30d", b, "30d", "days with any activity in the last 30 days"),
-        Feature("active_days_90d", b, "90d", "days with any activity in the last 90 days"),
-        Feature("event_trend", b, "30d/60d", "activity in the last 30 days vs the 60 days before"),
-        Feature("email_click_rate_90d", b, "90d", "e-mail clicks per e-mail open"),
-        Feature("reviews_365d", b, "365d", "reviews written in the last year"),
+        Feature("active_days_30d", b, "30d", "days with any activity in the last 30 days", minimum=0),
+        Feature("active_days_90d", b, "90d", "days with any activity in the last 90 days", minimum=0),
+        Feature("event_trend", b, "30d/60d", "activity in the last 30 days vs the 60 days before", minimum=0),
+        Feature("email_click_rate_90d", b, "90d", "e-mail clicks per e-mail open", minimum=0),
+        Feature("reviews_365d", b, "365d", "reviews written in the last year", minimum=0),
         Feature("avg_review_365d", b, "365d", "average review score in the last year"),
-        Feature("referrals_365d", b, "365d", "referrals made in the last year"),
+        Feature("referrals_365d", b, "365d", "referrals made in the last year", minimum=0),
         Feature("current_stage", b, "now", "current journey stage", "categorical"),
-        Feature("days_in_stage", b, "all", "days in the current journey stage"),
-        Feature("stage_changes", b, "all", "number of journey-stage changes so far"),
+        Feature("days_in_stage", b, "all", "days in the current journey stage", minimum=0),
+        Feature("stage_changes", b, "all", "number of journey-stage changes so far", minimum=0),
     ]
     return out
 
@@ -92,24 +105,27 @@ def transactional_features() -> list[Feature]:
     """Recency, frequency, monetary value, purchase rhythm, refunds and discounts."""
     t: Family = "transactional"
     out = [
-        Feature(f"purchases_{w}d", t, f"{w}d", f"purchases in the last {w} days") for w in PURCHASE_WINDOWS
+        Feature(f"purchases_{w}d", t, f"{w}d", f"purchases in the last {w} days", minimum=0)
+        for w in PURCHASE_WINDOWS
     ]
     out += [
-        Feature("purchases_total", t, "all", "purchases so far"),
-        Feature("days_since_last_purchase", t, "all", "days since the last purchase"),
-        Feature("days_since_first_purchase", t, "all", "days since the first purchase"),
-        Feature("spend_90d", t, "90d", "spend in the last 90 days"),
-        Feature("spend_365d", t, "365d", "spend in the last year"),
-        Feature("spend_total", t, "all", "spend so far"),
-        Feature("avg_order_value", t, "all", "average order value"),
-        Feature("gap_mean_days", t, "all", "usual days between purchases"),
-        Feature("gap_std_days", t, "all", "spread of the days between purchases"),
-        Feature("overdue_ratio", t, "all", "days since the last purchase / usual gap"),
-        Feature("spend_trend", t, "90d/90d", "spend in the last 90 days vs the 90 days before"),
-        Feature("refunds_365d", t, "365d", "refunds in the last year"),
-        Feature("refund_rate_365d", t, "365d", "refunds per purchase in the last year"),
-        Feature("discount_share_365d", t, "365d", "share of the list price given as discount"),
-        Feature("categories_365d", t, "365d", "distinct product categories bought in the last year"),
+        Feature("purchases_total", t, "all", "purchases so far", minimum=0),
+        Feature("days_since_last_purchase", t, "all", "days since the last purchase", minimum=0),
+        Feature("days_since_first_purchase", t, "all", "days since the first purchase", minimum=0),
+        Feature("spend_90d", t, "90d", "spend in the last 90 days", minimum=0),
+        Feature("spend_365d", t, "365d", "spend in the last year", minimum=0),
+        Feature("spend_total", t, "all", "spend so far", minimum=0),
+        Feature("avg_order_value", t, "all", "average order value", minimum=0),
+        Feature("gap_mean_days", t, "all", "usual days between purchases", minimum=0),
+        Feature("gap_std_days", t, "all", "spread of the days between purchases", minimum=0),
+        Feature("overdue_ratio", t, "all", "days since the last purchase / usual gap", minimum=0),
+        Feature("spend_trend", t, "90d/90d", "spend in the last 90 days vs the 90 days before", minimum=0),
+        Feature("refunds_365d", t, "365d", "refunds in the last year", minimum=0),
+        Feature("refund_rate_365d", t, "365d", "refunds per purchase in the last year", minimum=0),
+        Feature("discount_share_365d", t, "365d", "share of the list price given as discount", minimum=0),
+        Feature(
+            "categories_365d", t, "365d", "distinct product categories bought in the last year", minimum=0
+        ),
     ]
     return out
 

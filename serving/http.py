@@ -10,21 +10,29 @@ errors). `quiet_client_errors` keeps client mistakes out of the error log's trac
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
 import logging
 import os
 import uuid
+from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from prometheus_client import Counter
+from starlette.routing import Match, Mount
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 API_KEY_ENV = "JOURNEY_API_KEY"
 API_KEY_HEADER = b"x-api-key"
 PROTECTED = ("/score", "/score_features", "/model_info")  # health and metrics stay open
+KEPT_HEADERS = (b"allow", b"www-authenticate", b"retry-after")  # kept when a 4xx body is rewritten
+REFUSED = Counter("journey_refused_requests", "Requests the gate refused, by reason", ["reason"])
 
 
 @dataclass
@@ -48,9 +56,13 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def _json(status: int, body: dict[str, Any], request_id: str) -> list[Message]:
+def _json(
+    status: int, body: dict[str, Any], request_id: str, kept: Sequence[tuple[bytes, bytes]] = ()
+) -> list[Message]:
+    """One JSON answer; `kept` are headers of the original answer worth keeping (Allow on a 405)."""
     payload = json.dumps(body).encode()
     headers = [
+        *kept,
         (b"content-type", b"application/json"),
         (b"content-length", str(len(payload)).encode()),
         (b"x-request-id", request_id.encode()),
@@ -135,7 +147,10 @@ def _client_error(messages: list[Message], request_id: str) -> list[Message]:
         body = {"error": raw.decode("utf-8", "replace") or f"HTTP {status}"}
     if isinstance(body, list) and len(body) == 1 and isinstance(body[0], dict):
         body = body[0]
-    return _json(status, body if isinstance(body, dict) else {"error": body}, request_id)
+    if isinstance(body, dict) and not isinstance(body.get("error"), str):  # FastAPI's {"detail": "..."}
+        body = {"error": str(body.get("detail") or f"HTTP {status}"), **body}
+    kept = [(k, v) for k, v in messages[0].get("headers", []) if k.lower() in KEPT_HEADERS]
+    return _json(status, body if isinstance(body, dict) else {"error": body}, request_id, kept)
 
 
 class _ClientErrorFilter(logging.Filter):
@@ -165,3 +180,110 @@ def quiet_client_errors() -> None:
     logger = logging.getLogger("bentoml._internal.server.http_app")
     if not any(isinstance(f, _ClientErrorFilter) for f in logger.filters):
         logger.addFilter(_ClientErrorFilter())
+
+
+class RequestGate:
+    """What reaches BentoML at all: known paths, and JSON bodies of bounded size on the API routes.
+
+    BentoML's metrics middleware labels every request by its raw path, so each unknown path used to
+    add a family of series to /metrics for good; the gate sits outside that middleware and answers
+    404 itself. A body over `max_body` is refused with 413 from its Content-Length, or as soon as the
+    streamed bytes pass the limit, never read in full. A non-JSON content type on an API route is a
+    415 (BentoML's multipart parser answered a boundary-less one with a 500).
+    """
+
+    def __init__(self, app: ASGIApp, api_paths: Sequence[str], max_body: int) -> None:
+        self.app = app
+        self.api_paths = frozenset(api_paths)
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"].rstrip("/") or "/"
+        problem = self._problem(scope, path)
+        if problem is not None:
+            REFUSED.labels(reason=problem[0]).inc()
+            await _answer(send, scope, problem[1], problem[2])
+            return
+        if path in self.api_paths:
+            await self._bounded(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    def _problem(self, scope: Scope, path: str) -> tuple[str, int, str] | None:
+        """(metric reason, status, message) for a request refused before it reaches the app."""
+        if not routed(self.app, scope):
+            return (
+                "unknown_path",
+                404,
+                f"no such path {scope['path'][:200]!r}; the API is described at /docs.json",
+            )
+        if path not in self.api_paths or scope["method"] != "POST":
+            return None
+        media = (_header(scope, b"content-type") or "application/json").split(";")[0].strip().lower()
+        if media != "application/json":
+            return "media_type", 415, f"Content-Type must be application/json, not {media[:100]!r}"
+        length = _header(scope, b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+            return "body_too_large", 413, self._too_large()
+        return None
+
+    def _too_large(self) -> str:
+        return f"request body over {self.max_body} bytes (serving.max_body_bytes); send fewer customers"
+
+    async def _bounded(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the app; once the streamed body passes the limit answer 413 and tell the app the
+        client is gone, dropping whatever it sends after that."""
+        seen = 0
+        refused = False
+
+        async def counted() -> Message:
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if message["type"] == "http.request" and seen > self.max_body:
+                refused = True
+                REFUSED.labels(reason="body_too_large").inc()
+                await _answer(send, scope, 413, self._too_large())
+                return {"type": "http.disconnect"}
+            return message
+
+        async def guarded(message: Message) -> None:
+            if not refused:
+                await send(message)
+
+        await self.app(scope, counted, guarded)
+
+
+async def _answer(send: Send, scope: Scope, status: int, error: str) -> None:
+    request_id = _header(scope, b"x-request-id") or uuid.uuid4().hex
+    for message in _json(status, {"error": error}, request_id):
+        await send(message)
+
+
+def routed(app: Any, scope: Scope) -> bool:
+    """Whether one of the app's routes takes the path (any method), as Starlette's router decides;
+    under a static-files mount only an existing file counts."""
+    for route in getattr(app, "routes", ()):
+        match, _ = route.matches(scope)
+        if match == Match.NONE:
+            continue
+        if isinstance(route, Mount) and isinstance(route.app, StaticFiles):
+            return scope["path"] in _static_files(route.app, route.path)
+        return True
+    return False
+
+
+@functools.cache
+def _static_files(files: StaticFiles, prefix: str) -> frozenset[str]:
+    roots = [Path(d) for d in [files.directory, *(files.all_directories or [])] if d is not None]
+    return frozenset(
+        f"{prefix}/{file.relative_to(root).as_posix()}"
+        for root in roots
+        for file in root.rglob("*")
+        if file.is_file()
+    )

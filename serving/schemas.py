@@ -1,28 +1,35 @@
 """Request and response models of the scoring API (they generate its OpenAPI schema).
 
-Requests forbid unknown fields, so a client's typo is a 400 naming the field, not a silent default.
+Requests forbid unknown fields, so a client's typo is a 400 naming the field, not a silent default,
+and are strict: "3" or true is not an integer, "12" not a number; numbers must be finite. The
+features of /score_features are checked against the served models by `features_model`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from _bentoml_sdk.io_models import IODescriptor
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from features.catalog import Feature
 
 MAX_IDS = 1000
 MAX_EXPLAIN = 10
 Explain = Annotated[
     int, Field(ge=0, le=MAX_EXPLAIN, description="number of reasons per customer (0 = none, fastest)")
 ]
-FeatureValue = float | int | str | bool | None
+FiniteNumber = Annotated[float, Field(allow_inf_nan=False)]
+FeatureValue = FiniteNumber | str | None  # strict: true is not a number; the model decides which
+REQUEST = ConfigDict(extra="forbid", strict=True)
 
 
 class ScoreRequest(IODescriptor):
     """Score customers by id; their features come from the online feature store."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = REQUEST
 
     customer_ids: Annotated[list[str], Field(min_length=1, max_length=MAX_IDS)]
     explain: Explain = 3
@@ -31,7 +38,7 @@ class ScoreRequest(IODescriptor):
 class CustomerFeatures(BaseModel):
     """One customer's features, for a CRM that holds its own data (names as in docs/features.md)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = REQUEST
 
     customer_id: str
     features: dict[str, FeatureValue] = Field(description="feature name -> value; null = missing")
@@ -39,7 +46,7 @@ class CustomerFeatures(BaseModel):
 
 
 class ScoreFeaturesRequest(IODescriptor):
-    model_config = ConfigDict(extra="forbid")
+    model_config = REQUEST
 
     customers: Annotated[list[CustomerFeatures], Field(min_length=1, max_length=MAX_IDS)]
     explain: Explain = 3
@@ -98,3 +105,28 @@ class ModelInfo(BaseModel):
     features_ttl_days: int
     newest_snapshot: datetime | None = Field(None, description="newest feature snapshot served")
     reload_seconds: int = Field(description="how often the champion alias is checked")
+
+
+def features_model(features: Sequence[Feature], levels: Mapping[str, Sequence[str]]) -> type[BaseModel]:
+    """The `features` object the served models accept: every feature required (null = missing),
+    numbers finite and not below the catalog's minimum, categories one of `levels`."""
+    fields: dict[str, Any] = {
+        f.name: (_value_type(f, levels.get(f.name, ())), Field(description=allowed(f, levels)))
+        for f in features
+    }
+    return create_model("Features", __config__=REQUEST, **fields)
+
+
+def _value_type(feature: Feature, levels: Sequence[str]) -> Any:
+    if feature.kind == "categorical":
+        choice: Any = Literal.__getitem__(tuple(levels))  # a Literal of the levels known at run time
+        return choice | None if levels else None
+    return Annotated[float, Field(allow_inf_nan=False, ge=feature.minimum)] | None
+
+
+def allowed(feature: Feature, levels: Mapping[str, Sequence[str]]) -> str:
+    """What a value of the feature may be, in words (the 400 quotes it)."""
+    if feature.kind == "categorical":
+        return f"one of {list(levels.get(feature.name, ()))} or null"
+    floor = f" >= {feature.minimum:g}" if feature.minimum is not None else ""
+    return f"a finite number{floor} or null"

@@ -5,12 +5,15 @@ taken from JOURNEY_CONFIG (default configs/journey.yaml). When JOURNEY_API_KEY i
 scoring and info endpoints need it in the X-API-Key header (health and metrics stay open).
 
 Endpoints: POST /score (ids; features from the online store), POST /score_features (features in
-the body), GET /model_info, and BentoML's /livez, /readyz and /metrics.
+the body), GET /model_info, GET /docs.json (OpenAPI, with the served models' features), and
+BentoML's /livez, /readyz and /metrics. Every request passes `http.RequestGate` first (known paths,
+JSON bodies, a body size limit), then `http.JourneyMiddleware` (API key, request ids, error bodies).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import json
 import logging
@@ -25,11 +28,14 @@ import numpy as np
 from bentoml.exceptions import InvalidArgument, ServiceUnavailable
 from fastapi import FastAPI
 from prometheus_client import Counter, Histogram
+from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 
 from core.config import DEFAULT_CONFIG, Settings, load_settings
+from core.schema import STAGES
+from features.catalog import Feature
 from features.store import open_store
-from serving import http
+from serving import http, openapi
 from serving.champions import Champions
 from serving.online import UNAVAILABLE, OnlineFeatures, OnlineRows, StoreUnavailable
 from serving.schemas import (
@@ -39,6 +45,7 @@ from serving.schemas import (
     ScoreFeaturesRequest,
     ScoreRequest,
     ScoreResponse,
+    features_model,
 )
 from serving.scoring import Scorer
 
@@ -46,6 +53,7 @@ T = TypeVar("T")
 INLINE_WORK = 16  # customers x (1 + reasons per customer) scored on the event loop itself (see _run)
 STORE_THREADS = 8  # online-store calls in flight at once; more wait (within the deadline) for a thread
 DEADLINE_MARGIN_S = 0.5  # past the store's own timeouts: the driver's error, with its reason, comes first
+SHOWN_PROBLEMS = 10  # invalid feature values named in one 400
 log = logging.getLogger("bentoml.journey")  # under "bentoml": BentoML configures its handlers
 info_app = FastAPI(title="Journey model info")
 
@@ -90,7 +98,20 @@ async def _run(fn: Callable[..., T], *args: Any, work: int) -> T:
     return await asyncio.to_thread(fn, *args)  # copies the request's context (its request id)
 
 
-@bentoml.service(name="journey", traffic={"timeout": 30})
+class GatedService(bentoml.Service[T]):
+    """BentoML's service with the request gate outside its middleware and a corrected document."""
+
+    def to_asgi(self, is_main: bool = True) -> Any:
+        app = super().to_asgi(is_main)
+        api_paths = [api.route for api in self.apis.values()]
+        return http.RequestGate(app, api_paths, _settings().serving.max_body_bytes)
+
+    @property
+    def openapi_spec(self) -> Any:
+        return openapi.Document(openapi.corrected(super().openapi_spec.asdict()))
+
+
+@bentoml.service(name="journey", traffic={"timeout": 30}, service_class=GatedService)
 @bentoml.asgi_app(info_app, path="/")
 class JourneyService:
     """Churn probability, next stage, reasons and action for customers of the CRM."""
@@ -176,6 +197,12 @@ class JourneyService:
         _log("score_features", started, scores, scorer.versions)
         return ScoreResponse(scores=scores, models=scorer.versions, request_id=http.current().request_id)
 
+    @info_app.get("/docs.json", include_in_schema=False)
+    def openapi_json(self) -> dict[str, Any]:
+        """The OpenAPI document with the features of the models being served (replaces BentoML's)."""
+        spec = JourneyService.openapi_spec.asdict()  # type: ignore[attr-defined]
+        return openapi.with_features(spec, request_features(self.champions.scorer))
+
     @info_app.get("/model_info")
     def model_info(self) -> ModelInfo:
         """Model names, versions, aliases, feature service and training data as-of."""
@@ -207,22 +234,63 @@ class JourneyService:
 
 
 def feature_columns(scorer: Scorer, customers: list[CustomerFeatures]) -> dict[str, list[Any]]:
-    """Columns of the models' features from request rows; unknown or missing names are a 400."""
-    needed = scorer.features
-    wanted = set(needed)
-    for i, customer in enumerate(customers):
-        unknown = sorted(set(customer.features) - wanted)
-        missing = [f for f in needed if f not in customer.features]
-        if unknown or missing:
-            ERRORS.labels(kind="bad_features").inc()
-            problems = ([f"unknown {unknown}"] if unknown else []) + (
-                [f"missing {missing}"] if missing else []
-            )
-            raise InvalidArgument(
-                f"customers[{i}].features ({customer.customer_id}): {'; '.join(problems)}. "
-                f"Send every model feature (null when unknown); GET /model_info lists them"
-            )
-    return {name: [c.features[name] for c in customers] for name in needed}
+    """Columns of the models' features from request rows; any value the models can't take is a 400
+    naming customers[i].features.NAME and what is allowed (see `request_features`)."""
+    model = request_features(scorer)
+    problems = [p for i, c in enumerate(customers) for p in _problems(model, i, c.features)]
+    if problems:
+        ERRORS.labels(kind="bad_features").inc()
+        more = f" (and {len(problems) - SHOWN_PROBLEMS} more)" if len(problems) > SHOWN_PROBLEMS else ""
+        raise InvalidArgument(
+            f"{len(problems)} invalid feature value(s): {'; '.join(problems[:SHOWN_PROBLEMS])}{more}. "
+            f"Send every model feature (null when unknown); GET /model_info and /docs.json list them"
+        )
+    return {name: [c.features[name] for c in customers] for name in scorer.features}
+
+
+@functools.lru_cache(maxsize=4)
+def request_features(scorer: Scorer) -> type[BaseModel]:
+    """The features object the scorer's models accept (one per champion pair, built once).
+
+    Kinds and minimums come from the catalog, category levels from the models (the union of both),
+    and the current stage from the stage vocabulary.
+    """
+    levels: dict[str, set[str]] = {}
+    for inputs in (scorer.churn.inputs, scorer.stage.inputs):
+        for name, values in inputs.categories.items():
+            levels.setdefault(name, set()).update(values)
+    levels["current_stage"] = set(STAGES)
+    features = [
+        scorer.catalog.get(name)
+        or Feature(name, "behavioural", "", name, kind="categorical" if name in levels else "numeric")
+        for name in scorer.features
+    ]
+    ordered = {name: sorted(values, key=_stage_order) for name, values in levels.items()}
+    return features_model(features, ordered)
+
+
+def _stage_order(level: str) -> tuple[int, str]:
+    return (STAGES.index(level) if level in STAGES else len(STAGES), level)
+
+
+def _problems(model: type[BaseModel], i: int, features: dict[str, Any]) -> list[str]:
+    try:
+        model.model_validate(features)
+    except ValidationError as err:
+        return [_problem(model, i, e) for e in err.errors()]
+    return []
+
+
+def _problem(model: type[BaseModel], i: int, error: Any) -> str:
+    name = str(error["loc"][0])
+    where = f"customers[{i}].features.{name}"
+    if error["type"] == "missing":
+        return f"{where}: missing (null when unknown)"
+    if error["type"] == "extra_forbidden":
+        return f"{where}: not a feature of the served models"
+    given = repr(error["input"])
+    given = given if len(given) <= 40 else given[:37] + "..."
+    return f"{where}: {given} is not allowed; allowed: {model.model_fields[name].description}"
 
 
 def openapi_document() -> str:

@@ -159,7 +159,7 @@ def test_score_features_names_unknown_and_missing_features(client, known_ids, tr
     assert r.status_code == 400 and "days_snce_last_purchase" in r.json()["error"]
     partial = {**row, "features": {k: v for k, v in row["features"].items() if k != "spend_90d"}}
     r = client.post("/score_features", json={"customers": [partial]})
-    assert r.status_code == 400 and "missing ['spend_90d']" in r.json()["error"]
+    assert r.status_code == 400 and "customers[0].features.spend_90d: missing" in r.json()["error"]
 
 
 def test_model_info_names_versions_aliases_and_data_as_of(client, trained):
