@@ -23,6 +23,7 @@ from serving.schemas import CustomerScore, Reason
 
 Columns = Mapping[str, Sequence[Any]] | pd.DataFrame
 PARALLEL_ROWS = 200  # from this many rows a call uses all cores even in the server (see _run)
+PROBABILITY_DIGITS = 6  # 4 decimals would tie customers whom calibration keeps apart
 
 
 @dataclass(frozen=True)
@@ -207,9 +208,9 @@ class Scorer:
             reasons = self.reasons(pred.churn_matrix, sub, range(len(rows)), explain)
             value = self.customer_value(sub)
             tiers = self.settings.serving.risk_tiers
-            stage_p = np.round(pred.stage, 4)
+            stage_p = np.round(pred.stage, PROBABILITY_DIGITS)
             fields = {
-                "churn_probability": np.round(pred.churn, 4).tolist(),
+                "churn_probability": np.round(pred.churn, PROBABILITY_DIGITS).tolist(),
                 "risk_tier": risk_tiers(pred.churn, tiers.high, tiers.medium).tolist(),
                 "next_stage": np.asarray(STAGES)[stage_p.argmax(axis=1)].tolist(),
                 "customer_value": np.round(value, 2).tolist(),

@@ -21,7 +21,7 @@ from features.store import apply_definitions, open_store
 from serving.artifact import Calibration, ModelInputs
 from training import plots
 from training.baselines import RECENCY, best_recency_rule, flag_metrics, logistic_scores, top_flags
-from training.calibrate import expected_calibration_error, fit_isotonic
+from training.calibrate import expected_calibration_error, fit_calibration
 from training.card import model_card
 from training.dataset import LABEL, Task, label_frame, service_name, task_split, training_set
 from training.evaluate import (
@@ -113,7 +113,10 @@ def evaluate_churn(
     """Model metrics on the test cutoffs beside every churn baseline, and the plots that show them."""
     train, test = parts["train"], parts["test"]
     y_train = _targets(train, "churn")
-    metrics = churn_metrics(y, p) | {"ece_uncalibrated": expected_calibration_error(y, raw)}
+    metrics = churn_metrics(y, p) | {
+        "ece_uncalibrated": expected_calibration_error(y, raw),
+        "roc_auc_uncalibrated": churn_metrics(y, raw)["roc_auc"],  # calibration must not change it
+    }
     scores = {"LightGBM (calibrated)": p, "recency": test[RECENCY].to_numpy(dtype=np.float64)}
     metrics["baseline_recency_roc_auc"] = recency_rule_auc(y, scores["recency"])
     rule = best_recency_rule(train[RECENCY].to_numpy(), y_train)
@@ -238,7 +241,7 @@ def train_task(clean_dir: Path, settings: Settings, task: Task, tune_trials: int
         calibration: Calibration | None = None
         y = xy["test"][1]
         if task == "churn":
-            calibration = fit_isotonic(_predict(booster, xy["valid"][0]), xy["valid"][1])
+            calibration = fit_calibration(_predict(booster, xy["valid"][0]), xy["valid"][1])
             result = evaluate_churn(y, calibration.apply(proba), proba, parts, inputs, settings)
             grade = churn_grade(result.metrics)
         else:
@@ -246,6 +249,8 @@ def train_task(clean_dir: Path, settings: Settings, task: Task, tune_trials: int
             grade = stage_grade(result.metrics)
         importance = global_importance(booster, xy["test"][0], inputs.features)
         tags = _lineage(clean_dir, settings, task, frame, split) | {"grade": grade.letter}
+        if calibration is not None:
+            tags["calibration"] = calibration.method
         tags["fit_rows"] = str(fit_rows(len(xy["train"][1]), settings.training))
         rows = {k: len(p) for k, p in parts.items()}
         artifacts = Artifacts(
