@@ -1,11 +1,12 @@
 """Calibration of churn probabilities and how well probabilities match observed rates.
 
-Three monotone maps compete on the validation slice (the rows the booster was not fitted on):
-Platt scaling (a logistic curve on the raw log-odds), beta calibration (Kull et al., 2017: a
-logistic regression on ln p and -ln(1 - p), which also bends the ends) and isotonic regression
-(a step function, smoothed here into a strictly increasing line through the middles of its
-steps). The one with the lowest cross-validated log loss wins: isotonic fits any monotone shape
-but overfits a small slice, the parametric maps the other way round, so the data decide.
+Monotone maps compete on the validation slice (the rows the booster was not fitted on): the
+booster's own probabilities, Platt scaling (a logistic curve on the raw log-odds), beta
+calibration (Kull et al., 2017: a logistic regression on ln p and -ln(1 - p), which also bends
+the ends) and isotonic regression (a step function, smoothed here into a strictly increasing
+line through the middles of its steps). Cross-validated log loss decides, with a preference
+for the simpler map (the one-standard-error rule): isotonic fits any monotone shape but overfits
+a small slice, the parametric maps the other way round.
 
 Every map is kept as interpolation knots (serving applies it with np.interp, no model code at
 scoring time), is strictly increasing (the booster's ranking, and so its ROC AUC, survives
@@ -28,25 +29,39 @@ FLOOR = 1e-4  # calibrated probabilities lie in [FLOOR, 1 - FLOOR]
 EPS = 1e-7  # raw probabilities are clipped to [EPS, 1 - EPS] before taking logs
 GRID = 400  # knots of a smooth map, spread over the raw scores' log-odds
 FOLDS = 5
-METHODS = ("platt", "beta", "isotonic")
+METHODS = ("identity", "platt", "beta", "isotonic")  # in order of flexibility
 Fitter = Callable[[np.ndarray, np.ndarray], Callable[[np.ndarray], np.ndarray]]
 
 
 def fit_calibration(p: np.ndarray, y: np.ndarray, methods: tuple[str, ...] = METHODS) -> Calibration:
-    """The map among `methods` with the lowest cross-validated log loss on (p, y), refitted on all.
+    """The simplest map among `methods` whose cross-validated log loss is as good as the best's.
 
-    With too few rows of either class for cross-validation, Platt scaling (two parameters) is used.
+    "As good" is the one-standard-error rule on paired folds: a more flexible map must beat a
+    simpler one by more than the folds' noise, else the simpler one is kept (a slice of a few
+    hundred rows lets isotonic win by chance and lose out of time). The order of `methods` is the
+    order of simplicity. With too few rows of either class for cross-validation, Platt scaling
+    (two parameters) is used.
     """
     p, y = np.asarray(p, dtype=np.float64), np.asarray(y, dtype=np.int64)
     if min(int(y.sum()), int(len(y) - y.sum())) < FOLDS * 2:
         method, losses = "platt", {}
     else:
-        losses = {m: _cv_log_loss(FITTERS[m], p, y) for m in methods}
-        method = min(losses, key=losses.__getitem__)
+        folds = {m: _fold_log_losses(FITTERS[m], p, y) for m in methods}
+        losses = {m: float(np.mean(v)) for m, v in folds.items()}
+        method = _simplest_as_good(folds, methods)
     calibrate = FITTERS[method](p, y)
     x = _knot_grid(p)
     knots = _strictly_increasing(FLOOR + (1 - 2 * FLOOR) * np.clip(calibrate(x), 0.0, 1.0))
     return Calibration(tuple(map(float, x)), tuple(map(float, knots)), method, losses)
+
+
+def _simplest_as_good(folds: dict[str, np.ndarray], order: tuple[str, ...]) -> str:
+    best = min(folds, key=lambda m: float(np.mean(folds[m])))
+    for method in order:
+        gap = folds[method] - folds[best]  # paired by fold
+        if method == best or gap.mean() <= gap.std(ddof=1) / np.sqrt(len(gap)):
+            return method
+    return best
 
 
 def fit_isotonic(p: np.ndarray, y: np.ndarray) -> Calibration:
@@ -54,13 +69,13 @@ def fit_isotonic(p: np.ndarray, y: np.ndarray) -> Calibration:
     return fit_calibration(p, y, ("isotonic",))
 
 
-def _cv_log_loss(fitter: Fitter, p: np.ndarray, y: np.ndarray) -> float:
-    """Mean log loss of the map over stratified folds (fitted on four, scored on the fifth)."""
+def _fold_log_losses(fitter: Fitter, p: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Log loss of the map on each stratified fold (fitted on the other folds); same folds for all."""
     losses = []
     for train, test in StratifiedKFold(FOLDS, shuffle=True, random_state=0).split(p, y):
         q = np.clip(fitter(p[train], y[train])(p[test]), FLOOR, 1 - FLOOR)
         losses.append(-np.mean(y[test] * np.log(q) + (1 - y[test]) * np.log(1 - q)))
-    return float(np.mean(losses))
+    return np.asarray(losses)
 
 
 def _log_odds(p: np.ndarray) -> np.ndarray:
@@ -125,7 +140,12 @@ def _isotonic(p: np.ndarray, y: np.ndarray) -> Callable[[np.ndarray], np.ndarray
     return lambda q: np.interp(q, cx[keep], cy[keep])
 
 
-FITTERS: dict[str, Fitter] = {"platt": _platt, "beta": _beta, "isotonic": _isotonic}
+def _identity(p: np.ndarray, y: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """The booster's own probabilities (LightGBM's log loss often calibrates them already)."""
+    return lambda q: np.asarray(q, dtype=np.float64)
+
+
+FITTERS: dict[str, Fitter] = {"identity": _identity, "platt": _platt, "beta": _beta, "isotonic": _isotonic}
 
 
 def _knot_grid(p: np.ndarray) -> np.ndarray:

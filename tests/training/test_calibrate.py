@@ -8,11 +8,17 @@ from sklearn.metrics import roc_auc_score
 
 from serving.artifact import Calibration
 from serving.scoring import PROBABILITY_DIGITS
-from training.calibrate import FLOOR, expected_calibration_error, fit_calibration, fit_isotonic
+from training.calibrate import (
+    FLOOR,
+    METHODS,
+    expected_calibration_error,
+    fit_calibration,
+    fit_isotonic,
+)
 
 # raw scores that rank well but are badly calibrated, each in a different way
 DISTORTIONS = {
-    "overconfident ends": lambda t: 1 / (1 + np.exp(-8 * (t - 0.3))),
+    "overconfident ends": lambda t: 1 / (1 + np.exp(-12 * (t - 0.25))),
     "too low": lambda t: t**3,
     "too high": np.sqrt,
 }
@@ -31,11 +37,10 @@ def test_calibration_fixes_rates_and_keeps_the_ranking(name: str):
     half = len(raw) // 2
     calibration = fit_calibration(raw[:half], y[:half])
     out = calibration.apply(raw[half:])
-    assert calibration.method in ("platt", "beta", "isotonic")
-    assert set(calibration.log_loss) == {"platt", "beta", "isotonic"}
-    assert calibration.log_loss[calibration.method] == min(calibration.log_loss.values())
-    assert expected_calibration_error(y[half:], raw[half:]) > 0.03
-    assert expected_calibration_error(y[half:], out) <= 0.02
+    assert set(calibration.log_loss) == set(METHODS)
+    assert calibration.method != "identity"  # the raw scores are far off: a map must win
+    assert expected_calibration_error(y[half:], raw[half:]) > 0.05
+    assert expected_calibration_error(y[half:], out) <= 0.025  # sampling noise of 10k rows: ~0.01
     # the order of the raw scores survives exactly, so does ROC AUC
     order = np.argsort(raw[half:], kind="stable")
     assert np.all(np.diff(out[order]) >= 0)
@@ -48,7 +53,7 @@ def test_calibration_fixes_rates_and_keeps_the_ranking(name: str):
 
 def test_each_map_is_strictly_increasing_and_inside_the_floor():
     raw, y = _sample(DISTORTIONS["too low"], n=6000, seed=3)
-    for method in ("platt", "beta", "isotonic"):
+    for method in METHODS:
         calibration = fit_calibration(raw, y, (method,))
         knots = np.asarray(calibration.y)
         assert calibration.method == method
@@ -67,6 +72,17 @@ def test_the_choice_follows_the_shape():
     y = (rng.uniform(0, 1, true.size) < true).astype(int)
     logistic = 1 / (1 + np.exp(-(2.0 * np.log(true / (1 - true)) + 1.0)))
     assert fit_calibration(logistic, y).method in ("platt", "beta")
+
+
+def test_calibrated_scores_stay_as_they_are_unless_a_map_is_clearly_better():
+    """Already calibrated scores keep the identity (one-standard-error rule), not a lucky isotonic."""
+    rng = np.random.default_rng(4)
+    true = rng.beta(1.0, 4.0, 700)  # a validation slice of a few hundred rows
+    y = (rng.uniform(0, 1, true.size) < true).astype(int)
+    calibration = fit_calibration(true, y)
+    assert calibration.method == "identity"
+    grid = np.linspace(0.01, 0.99, 99)
+    assert np.allclose(calibration.apply(grid), grid, atol=2e-4)
 
 
 def test_too_few_of_a_class_falls_back_to_platt():
