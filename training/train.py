@@ -28,6 +28,7 @@ from training.evaluate import (
     churn_metrics,
     conversion_auc,
     label_metrics,
+    ranking_auc,
     recency_rule_auc,
     require_two_classes,
     stage_confusion,
@@ -90,16 +91,26 @@ def _predict(booster: lgb.Booster, x: np.ndarray) -> np.ndarray:
     return np.asarray(booster.predict(x, num_iteration=booster.best_iteration))
 
 
-def _bgnbd_scores(train: pd.DataFrame, test: pd.DataFrame, window_days: int) -> np.ndarray | None:
-    """P(no purchase in the window) under a BG/NBD fitted on the training rows; None if unidentifiable."""
+def _bgnbd_scores(train: pd.DataFrame, test: pd.DataFrame, window_days: int) -> dict[str, np.ndarray]:
+    """Churn scores of a BG/NBD fitted on the training rows (higher = more likely to churn).
+
+    The field's usual ranking is by the expected number of purchases in the window (fewer, more
+    likely to churn); P(alive) and P(no purchase in the window) are kept beside it. Empty when
+    the model is not identified on these rows.
+    """
     from training.clv import fit_bgnbd, rfm_from_features
 
     try:
         model = fit_bgnbd(rfm_from_features(train))
     except ValueError as err:
         log.warning("BG/NBD baseline skipped: %s", err)
-        return None
-    return np.asarray(model.p_no_purchase(rfm_from_features(test), float(window_days)))
+        return {}
+    rfm, window = rfm_from_features(test), float(window_days)
+    return {
+        "bgnbd": -np.asarray(model.expected_purchases(rfm, window)),
+        "bgnbd_p_alive": 1 - np.asarray(model.p_alive(rfm)),
+        "bgnbd_p_no_purchase": np.asarray(model.p_no_purchase(rfm, window)),
+    }
 
 
 def evaluate_churn(
@@ -128,9 +139,10 @@ def evaluate_churn(
     scores["logistic regression"] = logistic_scores(train, y_train, test, inputs, settings.training.seed)
     metrics["baseline_logistic_roc_auc"] = churn_metrics(y, scores["logistic regression"])["roc_auc"]
     bgnbd = _bgnbd_scores(train, test, settings.labels.prediction_window_days)
-    if bgnbd is not None:
-        scores["BG/NBD P(no purchase)"] = bgnbd
-        metrics["baseline_bgnbd_roc_auc"] = churn_metrics(y, bgnbd)["roc_auc"]
+    for key, score in bgnbd.items():
+        metrics[f"baseline_{key}_roc_auc"] = ranking_auc(y, score)
+    if bgnbd:
+        scores["BG/NBD expected purchases"] = bgnbd["bgnbd"]
     reliability = plots.reliability(y, p).reset_index()
     figures = {
         "roc.png": plots.roc_figure(y, scores),
