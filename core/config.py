@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -100,6 +101,9 @@ class LargeData(Frozen):
 
 
 class Training(Frozen):
+    # auto: rolling cutoffs when the history allows, else one cohort split by customer (core/cutoffs.py)
+    split: Literal["auto", "rolling", "cohort"] = "auto"
+    test_from: date | None = None  # the first test cutoff (rolling) or the cohort date (cohort)
     test_cutoffs: int = Field(2, ge=1)
     min_train_cutoffs: int = Field(2, ge=1)
     seed: int = 7

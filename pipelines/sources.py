@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from core.config import Settings, project_root
+from core.cutoffs import SplitRules
 from core.io import table_path, write_dataset_info, write_tables
 from core.schema import TABLES
 from ingest.mapping import SourceMapping, load_mapping
@@ -72,7 +73,16 @@ def _checked(
     elif labels_file.is_file():
         labels_file.unlink()
     write_dataset_info(settings.paths.clean, mapping.name, [d.model_dump() for d in mapping.demographics])
-    return usability_report(clean, report, drops, window, mapping, labels=labels)
+    return usability_report(
+        clean,
+        report,
+        drops,
+        window,
+        mapping,
+        labels=labels,
+        rules=SplitRules.of(settings),
+        stage_horizon_days=settings.labels.stage_horizon_days,
+    )
 
 
 def _write_clean(clean: dict[str, pd.DataFrame], folder: Path) -> None:

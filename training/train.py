@@ -38,6 +38,7 @@ from training.evaluate import (
 from training.fit import fit_booster, fit_rows
 from training.grade import Grade, churn_grade, stage_grade
 from training.registry import Artifacts, Registered, log_and_register, tracked_run
+from training.split import NotEnoughHistory
 from training.tune import tune
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ class TrainResult:
     grade: Grade
     seconds: dict[str, float]  # wall time of each phase: data, fit, evaluate, register
     best_iteration: int = 0
+    split: str = ""  # which split was used and why
 
 
 @dataclass(frozen=True)
@@ -214,6 +216,8 @@ def _lineage(
     return {
         "source": str(info.get("source", "unknown")),
         "feature_service": service_name(settings, task),
+        "split_mode": split.mode,
+        "split": split.describe(),
         "train_cutoffs": f"{split.train[0].date()}..{split.train[-1].date()}",
         "valid_cutoff": str(split.valid[0].date()),
         "test_cutoffs": ",".join(str(t.date()) for t in split.test),
@@ -221,6 +225,45 @@ def _lineage(
         "label_windows": f"prediction_window_days={settings.labels.prediction_window_days},"
         f"stage_horizon_days={settings.labels.stage_horizon_days}",
     }
+
+
+MIN_COHORT_CLASS = 200  # customers of each class a cohort split needs (train, validation and test)
+
+
+def require_cohort_size(parts: dict[str, pd.DataFrame], task: Task) -> None:
+    """A cohort split needs enough customers of each class to fit, calibrate and test honestly."""
+    if task != "churn":
+        return
+    y = pd.concat([p[LABEL[task]] for p in parts.values()])
+    counts = y.value_counts()
+    small = {int(k): int(v) for k, v in counts.items() if v < MIN_COHORT_CLASS}
+    if small or len(counts) < 2:
+        raise NotEnoughHistory(
+            f"the cohort has too few customers in a class for a cohort split (churned / stayed: "
+            f"{int(counts.get(1, 0)):,} / {int(counts.get(0, 0)):,}; need {MIN_COHORT_CLASS} of each). "
+            f"Use data with more customers, a longer history for rolling cutoffs, or a window that "
+            f"gives both outcomes."
+        )
+
+
+def _check_metrics(
+    booster: lgb.Booster, calibration: Calibration | None, inputs: ModelInputs, rows: pd.DataFrame, task: Task
+) -> dict[str, float]:
+    """The out-of-time check of a cohort split: unseen customers at the earlier cutoff."""
+    proba = _predict(booster, inputs.matrix(rows))
+    y = _targets(rows, task)
+    out: dict[str, float] = {"check_rows": float(len(rows))}
+    if task == "churn":
+        if len(np.unique(y)) == 2:
+            p = calibration.apply(proba) if calibration is not None else proba
+            out |= {
+                "check_roc_auc": churn_metrics(y, p)["roc_auc"],
+                "check_ece": expected_calibration_error(y, p),
+            }
+    else:
+        pred = proba.reshape(len(y), -1).argmax(axis=1)
+        out["check_accuracy"] = float(np.mean(pred == y))
+    return out
 
 
 def train_task(clean_dir: Path, settings: Settings, task: Task, tune_trials: int = 0) -> TrainResult:
@@ -232,7 +275,11 @@ def train_task(clean_dir: Path, settings: Settings, task: Task, tune_trials: int
     store = open_store(settings)
     apply_definitions(store, settings)  # idempotent: training does not depend on `materialize` first
     frame = training_set(store, labels, service)
+    log.info("%s: %s", task, split.describe())
     parts = {name: frame[frame["split"] == name] for name in ("train", "valid", "test")}
+    check = frame[frame["split"] == "check"]
+    if split.mode == "cohort":
+        require_cohort_size(parts, task)
     if task == "churn":
         for name in ("train", "valid", "test"):
             require_two_classes(parts[name][LABEL[task]].to_numpy(), f"the churn {name} set")
@@ -259,6 +306,8 @@ def train_task(clean_dir: Path, settings: Settings, task: Task, tune_trials: int
         else:
             result = evaluate_stage(y, proba.reshape(len(y), -1), parts)
             grade = stage_grade(result.metrics)
+        if len(check):
+            result.metrics.update(_check_metrics(booster, calibration, inputs, check, task))
         importance = global_importance(booster, xy["test"][0], inputs.features)
         tags = _lineage(clean_dir, settings, task, frame, split) | {"grade": grade.letter}
         if calibration is not None:
@@ -284,7 +333,9 @@ def train_task(clean_dir: Path, settings: Settings, task: Task, tune_trials: int
         )
     clock.lap("register")
     log.info("%s model: %s on %s rows in %s", task, result.metrics, rows, clock.laps)
-    return TrainResult(task, result.metrics, registered, rows, grade, clock.laps, booster.best_iteration)
+    return TrainResult(
+        task, result.metrics, registered, rows, grade, clock.laps, booster.best_iteration, split.describe()
+    )
 
 
 class Clock:
