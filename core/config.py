@@ -203,6 +203,9 @@ class Serving(Frozen):
     reasons: int = Field(3, ge=0)
     risk_tiers: RiskTiers = RiskTiers()
     reload_seconds: int = Field(30, gt=0)  # how often the service checks the champion alias
+    # batch scoring (journey score, targets, report): features of the newest snapshot at or before
+    # this date; None = the newest snapshot
+    as_of: date | None = None
 
 
 class Settings(Frozen):

@@ -32,6 +32,7 @@ def train(
         datetime | None,
         typer.Option(
             formats=["%Y-%m-%d"],
+            metavar="YYYY-MM-DD",
             help="The first test cutoff (rolling) or the cohort date (cohort), YYYY-MM-DD.",
         ),
     ] = None,
