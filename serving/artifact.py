@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+PROBABILITY_DIGITS = 6  # probabilities are given to 6 decimals: 4 would tie customers calibration keeps apart
+
 
 @dataclass(frozen=True)
 class ModelInputs:

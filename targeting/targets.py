@@ -22,8 +22,9 @@ from core.config import Settings
 from core.registry import connect
 from core.schema import CHAMPION, CHURN_MODEL
 from features.build import TIMESTAMP
+from serving.artifact import PROBABILITY_DIGITS
 from serving.batch import active, load_scorer, newest_features, snapshot_features
-from serving.scoring import PROBABILITY_DIGITS, Scorer, risk_tiers, run_rate_value
+from serving.scoring import Scorer, risk_tiers, run_rate_value
 from targeting.select import (
     Filters,
     Score,

@@ -327,7 +327,7 @@ def train_task(clean_dir: Path, settings: Settings, task: Task, tune_trials: int
             k: f"{result.metrics[k]:.4f}" for k in headline if k in result.metrics
         }
         clock.lap("evaluate")
-        example = pd.DataFrame(xy["test"][0][:5], columns=list(inputs.features))
+        example = parts["test"].head(5)  # raw rows: categories as text
         registered = log_and_register(
             client, name, booster, inputs, example, result.metrics, tags, artifacts, calibration, version_tags
         )

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from serving.artifact import Calibration
-from serving.scoring import PROBABILITY_DIGITS
+from serving.artifact import PROBABILITY_DIGITS, Calibration
 from training.calibrate import (
     FLOOR,
     METHODS,

@@ -11,8 +11,8 @@ import pytest
 from core.registry import connect, download_model
 from core.schema import CHAMPION, STAGES
 from features.build import read_manifest
+from serving.artifact import PROBABILITY_DIGITS
 from serving.batch import active, load_scorer, newest_features
-from serving.scoring import PROBABILITY_DIGITS
 from training.calibrate import METHODS
 from training.dataset import label_frame, task_split
 
