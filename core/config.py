@@ -124,6 +124,9 @@ class LargeData(Frozen):
 
 
 class Training(Frozen):
+    # auto: rolling cutoffs when the history allows, else one cohort split by customer (core/cutoffs.py)
+    split: Literal["auto", "rolling", "cohort"] = "auto"
+    test_from: date | None = None  # the first test cutoff (rolling) or the cohort date (cohort)
     test_cutoffs: int = Field(2, ge=1)
     min_train_cutoffs: int = Field(2, ge=1)
     seed: int = 7
@@ -229,6 +232,9 @@ class Serving(Frozen):
     # a request body above this is refused with 413 before it is read in full: max_ids (1000)
     # customers with all 65 features as 17-digit floats take 2.4 MB of JSON (2.9 MB indented)
     max_body_bytes: int = Field(8_000_000, gt=0)
+    # batch scoring (journey score, targets, report): features of the newest snapshot at or before
+    # this date; None = the newest snapshot
+    as_of: date | None = None
 
 
 class Settings(Frozen):

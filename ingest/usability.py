@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from core.cutoffs import NotEnoughHistory, SplitRules
 from core.schema import EVENT_FAMILIES, OTHER_EVENT
 from ingest.mapping import ACTIVITY, SourceMapping
 from ingest.validate import Drop, ValidationReport
@@ -75,8 +76,14 @@ def usability_report(
     mapping: SourceMapping,
     *,
     labels: pd.DataFrame | None = None,
+    rules: SplitRules | None = None,
+    stage_horizon_days: int = 30,
 ) -> UsabilityReport:
-    """Rows, customers, span, missing values, drops, history, event coverage, and what follows."""
+    """Rows, customers, span, missing values, drops, history, event coverage, and what follows.
+
+    The history verdict comes from the planner training uses (core.cutoffs, with `rules`, the
+    configuration's split settings), so "usable" means `journey train` finds a split.
+    """
     out = UsabilityReport(
         source=mapping.name,
         description=mapping.description,
@@ -91,7 +98,8 @@ def usability_report(
         labels=_label_stats(labels, mapping),
         demographics={d.name: d.kind for d in mapping.demographics},
     )
-    out.history = _history(clean, out.span, prediction_window_days, mapping)
+    windows = {"churn": prediction_window_days, "stage": stage_horizon_days}
+    out.history = _history(clean, out.span, windows, mapping, rules or SplitRules())
     out.supports = _supports(clean, out, mapping)
     out.blocking = _blocking(clean, out, mapping)
     out.warnings = [*report.warnings, *_warnings(clean, out, mapping)]
@@ -179,21 +187,41 @@ def _orders(clean: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def _history(
-    clean: dict[str, pd.DataFrame], span: dict[str, Any], window: int, mapping: SourceMapping
+    clean: dict[str, pd.DataFrame],
+    span: dict[str, Any],
+    windows: dict[str, int],
+    mapping: SourceMapping,
+    rules: SplitRules,
 ) -> dict[str, Any]:
-    """Whether the span covers two prediction windows, and how many customers can be labelled."""
+    """The split training will use for each task (or why none fits), and who can be labelled."""
+    window = windows["churn"]
     if mapping.single_snapshot:
-        return {"single_snapshot": True, "required_days": 2 * window, "enough": False}
+        return {"single_snapshot": True, "enough": False, "splits": {}}
     orders = _orders(clean)
     per_customer = orders.groupby("customer_id")["ts"].agg(["min", "size"])
-    end = pd.Timestamp(span["end"]) if span else None
-    last_cutoff = end - pd.Timedelta(days=window) if end is not None and len(orders) else None
+    splits: dict[str, dict[str, Any]] = {}
+    first, newest = (pd.Timestamp(span["start"]), pd.Timestamp(span["end"])) if span else (None, None)
+    for task, days in windows.items():
+        if first is None or newest is None:
+            splits[task] = {"window_days": days, "problem": "no dated activity"}
+            continue
+        try:
+            plan = rules.plan_for_span(first, newest, days)
+            splits[task] = {"window_days": days, "mode": plan.mode, "plan": plan.describe()}
+        except NotEnoughHistory as err:
+            splits[task] = {"window_days": days, "problem": str(err)}
+        splits[task]["longest_window_days"] = rules.longest(first, newest)
+    churn_plan = splits.get("churn", {})
+    cohort = churn_plan.get("plan", "")
+    last_cutoff = end_of_label_data(newest, window) if newest is not None and len(orders) else None
     enough = int((per_customer["min"] <= last_cutoff).sum()) if last_cutoff is not None else 0
     active = pd.concat([clean[n]["customer_id"] for n in ACTIVITY if n in clean]).nunique()
     return {
         "span_days": span.get("days", 0.0),
-        "required_days": 2 * window,
-        "enough": span.get("days", 0.0) >= 2 * window,
+        "enough": "mode" in churn_plan,
+        "stage_enough": "mode" in splits.get("stage", {}),
+        "splits": splits,
+        "split_plan": cohort,
         "customers_with_activity": int(active),
         "buyers": len(per_customer),
         "repeat_buyers": int((per_customer["size"] >= 2).sum()),
@@ -201,6 +229,11 @@ def _history(
         "refund_lines": int((clean["transactions"]["amount"] < 0).sum()) if "transactions" in clean else 0,
         "customers_with_enough_history": enough,
     }
+
+
+def end_of_label_data(newest: pd.Timestamp, window: int) -> pd.Timestamp:
+    """The newest moment whose label window [t, t + window) closes inside the data."""
+    return newest - pd.Timedelta(days=window)
 
 
 def _label_stats(labels: pd.DataFrame | None, mapping: SourceMapping) -> dict[str, Any]:
@@ -236,9 +269,7 @@ def _supports(clean: dict[str, pd.DataFrame], out: UsabilityReport, mapping: Sou
         "demographic features": f"yes: {', '.join(out.demographics) or 'none declared'}, plus tenure "
         "since created_at",
         "churn label over rolling cutoffs": churn,
-        "next_stage label": "yes"
-        if _activity(clean) and h.get("enough")
-        else "no: needs dated activity covering two prediction windows",
+        "next_stage label": _split_support(h, "stage") if _activity(clean) else "no: no dated activity",
         "consideration stage": "yes"
         if any(out.event_types.get(f) for f in CONSIDERATION)
         else "no: no product_view, cart or checkout events",
@@ -253,10 +284,22 @@ def _churn_support(out: UsabilityReport, mapping: SourceMapping) -> str:
     if not h.get("buyers"):
         return "no: no purchases"
     if not h.get("enough"):
-        return f"no: {h['span_days']:.0f} days of history, {h['required_days']} needed"
+        return _split_support(h, "churn")
     if h["repeat_buyers"] / h["buyers"] < REPEAT_WARN:
         return f"degenerate: only {h['repeat_buyers']:,} of {h['buyers']:,} buyers buy more than once"
-    return f"yes: {h['customers_with_enough_history']:,} customers with enough history"
+    return (
+        f"{_split_support(h, 'churn')}; {h['customers_with_enough_history']:,} customers with enough history"
+    )
+
+
+def _split_support(h: dict[str, Any], task: str) -> str:
+    """yes with the split training will use, or no with the longest window each mode supports."""
+    plan = h.get("splits", {}).get(task, {})
+    if "mode" in plan:
+        return f"yes, {plan['plan']}"
+    longest = plan.get("longest_window_days", {})
+    modes = "; ".join(f"{m} up to {d} days" if d else f"{m}: none" for m, d in longest.items())
+    return f"no: no split fits a {plan.get('window_days')}-day window ({modes or 'no dated activity'})"
 
 
 def _snapshot_support(out: UsabilityReport) -> str:
@@ -280,9 +323,10 @@ def _blocking(clean: dict[str, pd.DataFrame], out: UsabilityReport, mapping: Sou
     if not len(clean.get("transactions", ())):
         problems.append("no transactions: churn labels and the purchase stages need purchases")
     elif not out.history["enough"]:
+        plan = out.history["splits"].get("churn", {})
         problems.append(
-            f"the history covers {out.history['span_days']:.0f} days, less than twice the prediction "
-            f"window ({out.history['required_days']} days): no out-of-time churn evaluation is possible"
+            f"no training split fits the {plan.get('window_days')}-day churn window on "
+            f"{out.history['span_days']:.0f} days of history: {plan.get('problem', 'no dated activity')}"
         )
     return problems
 
@@ -328,8 +372,13 @@ def _recommendations(out: UsabilityReport, mapping: SourceMapping) -> list[str]:
             "for rolling churn and next-stage models add dated history (billing, usage or support rows)"
         )
     elif h.get("buyers") and not h["enough"]:
+        longest = h["splits"].get("churn", {}).get("longest_window_days", {})
+        best = max(longest.values(), default=0)
         advice.append(
-            f"shorten labels.prediction_window_days to at most {int(h['span_days'] // 2)} or add older data"
+            f"shorten labels.prediction_window_days to at most {best} (the longest window any split "
+            f"supports on this history) or add older data"
+            if best
+            else "add older data: no label window fits this history"
         )
     if "events" in mapping.absent and not mapping.single_snapshot:
         advice.append(
@@ -368,11 +417,14 @@ def _history_lines(out: UsabilityReport) -> list[str]:
         )
     h = out.history
     if "span_days" in h:
-        verdict = "ok" if h["enough"] else "TOO SHORT"
-        lines.append(
-            f"history: {h['span_days']:.0f} days vs {h['required_days']} needed (2 x "
-            f"{out.prediction_window_days}-day prediction window): {verdict}"
-        )
+        for task, plan in h["splits"].items():
+            what = f"{task} split ({plan['window_days']}-day window)"
+            longest = plan.get("longest_window_days", {})
+            lines.append(
+                f"{what}: {plan['plan']}"
+                if "mode" in plan
+                else f"{what}: NONE FITS ({', '.join(f'{m} up to {d} days' for m, d in longest.items())})"
+            )
         lines.append(
             f"buyers {h['buyers']:,}, repeat buyers {h['repeat_buyers']:,}, customers with enough "
             f"history {h['customers_with_enough_history']:,}, with any activity "

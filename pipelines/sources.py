@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from core.config import Settings, project_root
+from core.cutoffs import SplitRules
 from core.io import write_clean_set
 from ingest.mapping import SourceMapping, load_mapping
 from ingest.sources import read_snapshot_labels, read_source, resolve_root
@@ -69,4 +70,13 @@ def _checked(
     declared = [d.model_dump() for d in mapping.demographics]
     # one set: a table (or label file) of an earlier source that this one lacks is not carried over
     write_clean_set(settings.paths.clean_root, written, mapping.name, declared, report.to_dict())
-    return usability_report(clean, report, drops, window, mapping, labels=labels)
+    return usability_report(
+        clean,
+        report,
+        drops,
+        window,
+        mapping,
+        labels=labels,
+        rules=SplitRules.of(settings),
+        stage_horizon_days=settings.labels.stage_horizon_days,
+    )

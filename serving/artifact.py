@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+PROBABILITY_DIGITS = 6  # probabilities are given to 6 decimals: 4 would tie customers calibration keeps apart
+
 
 @dataclass(frozen=True)
 class ModelInputs:
@@ -88,23 +90,32 @@ class ModelInputs:
 
 @dataclass(frozen=True)
 class Calibration:
-    """A monotone map from raw to calibrated probability, as interpolation knots.
+    """A strictly increasing map from raw to calibrated probability, as interpolation knots.
 
-    Fitted by training (isotonic regression on a time slice the booster was not fitted on),
-    applied by serving with np.interp: no model code is needed at scoring time.
+    Fitted by training (training/calibrate.py: the best of Platt, beta and isotonic on a time
+    slice the booster was not fitted on), applied by serving with np.interp: no model code is
+    needed at scoring time. `method` names the map; `log_loss` holds each candidate's
+    cross-validated log loss (empty when there was no choice).
     """
 
     x: tuple[float, ...]
     y: tuple[float, ...]
+    method: str = "isotonic"
+    log_loss: Mapping[str, float] = field(default_factory=dict)
 
     def apply(self, p: np.ndarray) -> np.ndarray:
         return np.interp(p, self.x, self.y)
 
-    def to_metadata(self) -> dict[str, list[float]]:
-        return {"x": list(self.x), "y": list(self.y)}
+    def to_metadata(self) -> dict[str, Any]:
+        return {"x": list(self.x), "y": list(self.y), "method": self.method, "log_loss": dict(self.log_loss)}
 
     @classmethod
     def from_metadata(cls, meta: Mapping[str, Any] | None) -> Calibration | None:
         if not meta:
             return None
-        return cls(tuple(float(v) for v in meta["x"]), tuple(float(v) for v in meta["y"]))
+        return cls(
+            tuple(float(v) for v in meta["x"]),
+            tuple(float(v) for v in meta["y"]),
+            str(meta.get("method", "isotonic")),
+            {str(k): float(v) for k, v in meta.get("log_loss", {}).items()},
+        )

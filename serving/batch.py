@@ -22,8 +22,24 @@ def load_scorer(settings: Settings) -> Scorer:
 
 
 def newest_features(settings: Settings) -> pd.DataFrame:
-    """Every feature of every customer at the newest snapshot, from the offline tables."""
-    return snapshot_features(settings, [read_manifest(settings.paths.features).snapshots[-1]])
+    """Every feature of every customer at the scoring snapshot (`scoring_snapshot`), offline."""
+    return snapshot_features(settings, [scoring_snapshot(settings)])
+
+
+def scoring_snapshot(settings: Settings) -> pd.Timestamp:
+    """The newest snapshot, or with serving.as_of (`--as-of`) the newest at or before that date."""
+    snapshots = read_manifest(settings.paths.features).snapshots
+    as_of = settings.serving.as_of
+    if as_of is None:
+        return snapshots[-1]
+    moment = pd.Timestamp(as_of, tz="UTC")
+    earlier = [s for s in snapshots if s <= moment]
+    if not earlier:
+        raise ValueError(
+            f"--as-of {as_of} is before the first feature snapshot ({snapshots[0].date()}); the snapshots "
+            f"run from {snapshots[0].date()} to {snapshots[-1].date()}"
+        )
+    return earlier[-1]
 
 
 def snapshot_features(settings: Settings, snapshots: list[pd.Timestamp]) -> pd.DataFrame:

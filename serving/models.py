@@ -13,6 +13,7 @@ from core.config import Settings
 from core.registry import connect, download_model
 from core.schema import CHAMPION
 from serving.artifact import Calibration, ModelInputs
+from serving.pyfunc import booster_file
 
 
 class ModelNotFound(RuntimeError):
@@ -45,8 +46,12 @@ def load_champion(
             f"no model '{name}' with alias '{alias}' in the registry at {client.tracking_uri}: train one "
             f"first (`journey train {'churn' if name == 'churn' else 'stage'}`)"
         ) from err
-    path = str(download_model(client, name, version))
-    booster = mlflow.lightgbm.load_model(path)
-    meta = Model.load(path).metadata or {}
+    path = download_model(client, name, version)
+    model_file = booster_file(path)
+    if model_file.is_file():  # the registered pyfunc (serving/pyfunc.py)
+        booster = lgb.Booster(model_file=str(model_file))
+    else:  # versions registered before the pyfunc: a LightGBM-flavour model
+        booster = mlflow.lightgbm.load_model(str(path))
+    meta = Model.load(str(path)).metadata or {}
     calibration = Calibration.from_metadata(meta.get("calibration"))
     return LoadedModel(name, version, booster, ModelInputs.from_metadata(meta), calibration)

@@ -18,7 +18,9 @@ import pandas as pd
 from core.config import Action, ReasonTemplate, Settings
 from core.schema import STAGES
 from features.catalog import Feature, by_name
+from serving.artifact import PROBABILITY_DIGITS
 from serving.models import LoadedModel
+from serving.pyfunc import probabilities
 from serving.schemas import CustomerScore, Reason
 
 Columns = Mapping[str, Sequence[Any]] | pd.DataFrame
@@ -129,31 +131,29 @@ class Scorer:
 
     def predict(self, columns: Columns) -> Predictions:
         x = self.churn.inputs.matrix(columns)
-        churn = self._run(self.churn.booster, x)
-        if self.churn.calibration is not None:
-            churn = self.churn.calibration.apply(churn)
-        stage = self._run(self.stage.booster, self.stage.inputs.matrix(columns))
-        return Predictions(churn=churn, stage=stage.reshape(len(churn), -1), churn_matrix=x)
+        churn = self._run(self.churn, x)
+        stage = self._run(self.stage, self.stage.inputs.matrix(columns))
+        return Predictions(churn=churn, stage=stage, churn_matrix=x)
 
     def churn_probability(self, columns: Columns) -> np.ndarray:
         """Calibrated churn probabilities alone: ranking a million customers needs no next stage."""
-        churn = self._run(self.churn.booster, self.churn.inputs.matrix(columns))
-        return churn if self.churn.calibration is None else self.churn.calibration.apply(churn)
+        return self._run(self.churn, self.churn.inputs.matrix(columns))
 
     def next_stage(self, columns: Columns) -> np.ndarray:
         """The most likely next stage of each row (for the listed rows only, in batch targeting)."""
-        x = self.stage.inputs.matrix(columns)
-        return np.asarray(STAGES)[self._run(self.stage.booster, x).reshape(len(x), -1).argmax(axis=1)]
+        return np.asarray(STAGES)[self._run(self.stage, self.stage.inputs.matrix(columns)).argmax(axis=1)]
 
-    def _run(self, booster: Any, x: np.ndarray, **kwargs: Any) -> np.ndarray:
-        """booster.predict on a NumPy matrix. A server passes threads=1: requests already run
-        concurrently, and with the cores busy OpenMP's thread hand-off made one-row calls' tail
-        latency tens of times longer (docs/benchmarks.md). Batches of PARALLEL_ROWS or more use
-        every core even then: their work per thread dwarfs the hand-off
-        (`python -m benchmarks.online_read`)."""
-        if self.threads and len(x) < PARALLEL_ROWS:
-            kwargs["num_threads"] = self.threads
-        return np.asarray(booster.predict(x, num_iteration=booster.best_iteration, **kwargs))
+    def _run(self, model: LoadedModel, x: np.ndarray) -> np.ndarray:
+        """The model's probabilities on a NumPy matrix, by the registered model's own code
+        (serving.pyfunc.probabilities), so the registry's model answers what the API answers."""
+        return probabilities(model.booster, model.inputs, model.calibration, x, **self._threads(len(x)))
+
+    def _threads(self, rows: int) -> dict[str, Any]:
+        """A server passes threads=1: requests already run concurrently, and with the cores busy
+        OpenMP's thread hand-off made one-row calls' tail latency tens of times longer
+        (docs/benchmarks.md). Batches of PARALLEL_ROWS or more use every core even then: their
+        work per thread dwarfs the hand-off (`python -m benchmarks.online_read`)."""
+        return {"num_threads": self.threads} if self.threads and rows < PARALLEL_ROWS else {}
 
     def customer_value(self, columns: Columns) -> np.ndarray:
         """Spend expected over the prediction window at the customer's trailing-year run rate."""
@@ -165,7 +165,12 @@ class Scorer:
         """The k features pushing churn risk up the most, for the given rows only."""
         if k == 0 or len(rows) == 0:
             return [[] for _ in rows]
-        contrib = self._run(self.churn.booster, matrix[list(rows)], pred_contrib=True)
+        x, booster = matrix[list(rows)], self.churn.booster
+        contrib = np.asarray(
+            booster.predict(
+                x, num_iteration=booster.best_iteration, pred_contrib=True, **self._threads(len(x))
+            )
+        )
         names = self.churn.inputs.features
         out = []
         for contrib_row, row in zip(contrib[:, :-1], rows, strict=True):
@@ -207,9 +212,9 @@ class Scorer:
             reasons = self.reasons(pred.churn_matrix, sub, range(len(rows)), explain)
             value = self.customer_value(sub)
             tiers = self.settings.serving.risk_tiers
-            stage_p = np.round(pred.stage, 4)
+            stage_p = np.round(pred.stage, PROBABILITY_DIGITS)  # as serving.pyfunc.output_frame
             fields = {
-                "churn_probability": np.round(pred.churn, 4).tolist(),
+                "churn_probability": np.round(pred.churn, PROBABILITY_DIGITS).tolist(),
                 "risk_tier": risk_tiers(pred.churn, tiers.high, tiers.medium).tolist(),
                 "next_stage": np.asarray(STAGES)[stage_p.argmax(axis=1)].tolist(),
                 "customer_value": np.round(value, 2).tolist(),

@@ -24,6 +24,7 @@ from core.config import Settings
 from core.registry import connect
 from core.schema import CHAMPION, CHURN_MODEL
 from features.build import TIMESTAMP
+from serving.artifact import PROBABILITY_DIGITS
 from serving.batch import active, load_scorer, newest_features, snapshot_features
 from serving.scoring import Scorer, risk_tiers, run_rate_value
 from targeting.select import (
@@ -147,7 +148,7 @@ def _presented(table: pd.DataFrame, k: int) -> pd.DataFrame:
     if "uplift" in table:
         columns.insert(columns.index(SCORE), "uplift")
     out = table[columns + versions].copy()
-    out["churn_probability"] = out["churn_probability"].round(4)
+    out["churn_probability"] = out["churn_probability"].round(PROBABILITY_DIGITS)
     for money in ("customer_value", "expected_value_at_risk", SCORE, "action_cost"):
         out[money] = out[money].astype(float).round(2)
     return out

@@ -2,8 +2,10 @@
 
 Churn: the recency score (days since the last purchase), the best "no purchase for N days" rule
 (N searched on the training rows, as Dynamics 365 does), logistic regression on the same
-features and the BG/NBD model's probability of no purchase in the window. Next stage: "stays in
-the current stage" and the Markov transition-matrix argmax live in `training.evaluate`.
+features and a BG/NBD model fitted on the training rows, ranked by the expected number of
+purchases in the window (the field's usual way), by P(alive) and by P(no purchase in the
+window). Next stage: "stays in the current stage" and the Markov transition-matrix argmax live
+in `training.evaluate`.
 """
 
 from __future__ import annotations

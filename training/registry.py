@@ -14,7 +14,6 @@ from typing import Any
 
 import lightgbm as lgb
 import mlflow
-import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from mlflow import MlflowClient
@@ -24,6 +23,7 @@ from core.config import Settings
 from core.registry import tracking
 from core.schema import CHALLENGER, CHAMPION
 from serving.artifact import Calibration, ModelInputs
+from serving.pyfunc import BOOSTER, JourneyModel, output_frame, probabilities
 
 log = logging.getLogger(__name__)
 # Run tags naming the process that trains, so that a later command can tell a run whose process
@@ -109,19 +109,8 @@ def log_and_register(
         mlflow.log_text(text, file)
     for file, table in artifacts.tables.items():
         _log_parquet(table, file)
-    sample = example.head(5)
     mlflow.set_tag(RUN_REGISTRATION, "pending")
-    info = mlflow.lightgbm.log_model(
-        booster,
-        name="model",
-        registered_model_name=name,
-        metadata={
-            **inputs.to_metadata(),
-            "calibration": calibration.to_metadata() if calibration else None,
-        },
-        signature=infer_signature(sample, booster.predict(sample.to_numpy(dtype=np.float64))),
-        input_example=sample,
-    )
+    info = _log_model(name, booster, inputs, example, calibration)
     version = str(info.registered_model_version)
     mlflow.log_text(artifacts.card(version), "model_card.md")
     for key, value in (version_tags or {}).items():
@@ -154,6 +143,47 @@ def unregister_run(client: MlflowClient, run_id: str) -> list[str]:
             )
             removed.append(f"{version.name} v{version.version}")
     return removed
+
+
+def _log_model(
+    name: str,
+    booster: lgb.Booster,
+    inputs: ModelInputs,
+    example: pd.DataFrame,
+    calibration: Calibration | None,
+) -> Any:
+    """Log and register the pyfunc (serving/pyfunc.py): booster file, input contract, calibration.
+
+    Its signature takes the features by name with categories as text (not the codes the booster
+    sees), and its output is the API's: calibrated churn probability or one column per stage.
+    """
+    meta = {**inputs.to_metadata(), "calibration": calibration.to_metadata() if calibration else None}
+    sample = example[list(inputs.features)].head(5).reset_index(drop=True)
+    for column in inputs.categories:
+        sample[column] = sample[column].astype("string").astype(object)  # text values, None when missing
+    predicted = output_frame(inputs, probabilities(booster, inputs, calibration, inputs.matrix(sample)))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{BOOSTER}.txt"
+        booster.save_model(str(path))
+        return mlflow.pyfunc.log_model(
+            name="model",
+            python_model=JourneyModel(),
+            artifacts={BOOSTER: str(path)},
+            model_config=meta,
+            metadata=meta,
+            registered_model_name=name,
+            signature=infer_signature(sample, predicted),
+            input_example=sample,
+            pip_requirements=_requirements(),
+        )
+
+
+def _requirements() -> list[str]:
+    """The packages the pyfunc needs, pinned to this environment (MLflow would infer them by
+    loading the model in a subprocess, which costs seconds per training)."""
+    from importlib.metadata import version
+
+    return [f"{package}=={version(package)}" for package in ("mlflow", "lightgbm", "numpy", "pandas")]
 
 
 def _log_parquet(table: pd.DataFrame, file: str) -> None:

@@ -22,13 +22,14 @@ from features.store import apply_definitions, open_store
 from serving.artifact import Calibration, ModelInputs
 from training import plots
 from training.baselines import RECENCY, best_recency_rule, flag_metrics, logistic_scores, top_flags
-from training.calibrate import expected_calibration_error, fit_isotonic
+from training.calibrate import expected_calibration_error, fit_calibration
 from training.card import model_card
 from training.dataset import LABEL, Task, label_frame, service_name, task_split, training_set
 from training.evaluate import (
     churn_metrics,
     conversion_auc,
     label_metrics,
+    ranking_auc,
     recency_rule_auc,
     require_two_classes,
     stage_confusion,
@@ -39,6 +40,7 @@ from training.fit import fit_booster, fit_rows
 from training.grade import Grade, churn_grade, stage_grade
 from training.recovery import recover
 from training.registry import Artifacts, Registered, log_and_register, tracked_run
+from training.split import NotEnoughHistory
 from training.tune import tune
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,7 @@ class TrainResult:
     grade: Grade
     seconds: dict[str, float]  # wall time of each phase: data, fit, evaluate, register
     best_iteration: int = 0
+    split: str = ""  # which split was used and why
 
 
 @dataclass(frozen=True)
@@ -92,16 +95,26 @@ def _predict(booster: lgb.Booster, x: np.ndarray) -> np.ndarray:
     return np.asarray(booster.predict(x, num_iteration=booster.best_iteration))
 
 
-def _bgnbd_scores(train: pd.DataFrame, test: pd.DataFrame, window_days: int) -> np.ndarray | None:
-    """P(no purchase in the window) under a BG/NBD fitted on the training rows; None if unidentifiable."""
+def _bgnbd_scores(train: pd.DataFrame, test: pd.DataFrame, window_days: int) -> dict[str, np.ndarray]:
+    """Churn scores of a BG/NBD fitted on the training rows (higher = more likely to churn).
+
+    The field's usual ranking is by the expected number of purchases in the window (fewer, more
+    likely to churn); P(alive) and P(no purchase in the window) are kept beside it. Empty when
+    the model is not identified on these rows.
+    """
     from training.clv import fit_bgnbd, rfm_from_features
 
     try:
         model = fit_bgnbd(rfm_from_features(train))
     except ValueError as err:
         log.warning("BG/NBD baseline skipped: %s", err)
-        return None
-    return np.asarray(model.p_no_purchase(rfm_from_features(test), float(window_days)))
+        return {}
+    rfm, window = rfm_from_features(test), float(window_days)
+    return {
+        "bgnbd": -np.asarray(model.expected_purchases(rfm, window)),
+        "bgnbd_p_alive": 1 - np.asarray(model.p_alive(rfm)),
+        "bgnbd_p_no_purchase": np.asarray(model.p_no_purchase(rfm, window)),
+    }
 
 
 def evaluate_churn(
@@ -115,7 +128,10 @@ def evaluate_churn(
     """Model metrics on the test cutoffs beside every churn baseline, and the plots that show them."""
     train, test = parts["train"], parts["test"]
     y_train = _targets(train, "churn")
-    metrics = churn_metrics(y, p) | {"ece_uncalibrated": expected_calibration_error(y, raw)}
+    metrics = churn_metrics(y, p) | {
+        "ece_uncalibrated": expected_calibration_error(y, raw),
+        "roc_auc_uncalibrated": churn_metrics(y, raw)["roc_auc"],  # calibration must not change it
+    }
     scores = {"LightGBM (calibrated)": p, "recency": test[RECENCY].to_numpy(dtype=np.float64)}
     metrics["baseline_recency_roc_auc"] = recency_rule_auc(y, scores["recency"])
     rule = best_recency_rule(train[RECENCY].to_numpy(), y_train)
@@ -127,9 +143,10 @@ def evaluate_churn(
     scores["logistic regression"] = logistic_scores(train, y_train, test, inputs, settings.training.seed)
     metrics["baseline_logistic_roc_auc"] = churn_metrics(y, scores["logistic regression"])["roc_auc"]
     bgnbd = _bgnbd_scores(train, test, settings.labels.prediction_window_days)
-    if bgnbd is not None:
-        scores["BG/NBD P(no purchase)"] = bgnbd
-        metrics["baseline_bgnbd_roc_auc"] = churn_metrics(y, bgnbd)["roc_auc"]
+    for key, score in bgnbd.items():
+        metrics[f"baseline_{key}_roc_auc"] = ranking_auc(y, score)
+    if bgnbd:
+        scores["BG/NBD expected purchases"] = bgnbd["bgnbd"]
     reliability = plots.reliability(y, p).reset_index()
     figures = {
         "roc.png": plots.roc_figure(y, scores),
@@ -201,6 +218,8 @@ def _lineage(
     return {
         "source": str(info.get("source", "unknown")),
         "feature_service": service_name(settings, task),
+        "split_mode": split.mode,
+        "split": split.describe(),
         "train_cutoffs": f"{split.train[0].date()}..{split.train[-1].date()}",
         "valid_cutoff": str(split.valid[0].date()),
         "test_cutoffs": ",".join(str(t.date()) for t in split.test),
@@ -208,6 +227,45 @@ def _lineage(
         "label_windows": f"prediction_window_days={settings.labels.prediction_window_days},"
         f"stage_horizon_days={settings.labels.stage_horizon_days}",
     }
+
+
+MIN_COHORT_CLASS = 200  # customers of each class a cohort split needs (train, validation and test)
+
+
+def require_cohort_size(parts: dict[str, pd.DataFrame], task: Task) -> None:
+    """A cohort split needs enough customers of each class to fit, calibrate and test honestly."""
+    if task != "churn":
+        return
+    y = pd.concat([p[LABEL[task]] for p in parts.values()])
+    counts = y.value_counts()
+    small = {int(k): int(v) for k, v in counts.items() if v < MIN_COHORT_CLASS}
+    if small or len(counts) < 2:
+        raise NotEnoughHistory(
+            f"the cohort has too few customers in a class for a cohort split (churned / stayed: "
+            f"{int(counts.get(1, 0)):,} / {int(counts.get(0, 0)):,}; need {MIN_COHORT_CLASS} of each). "
+            f"Use data with more customers, a longer history for rolling cutoffs, or a window that "
+            f"gives both outcomes."
+        )
+
+
+def _check_metrics(
+    booster: lgb.Booster, calibration: Calibration | None, inputs: ModelInputs, rows: pd.DataFrame, task: Task
+) -> dict[str, float]:
+    """The out-of-time check of a cohort split: unseen customers at the earlier cutoff."""
+    proba = _predict(booster, inputs.matrix(rows))
+    y = _targets(rows, task)
+    out: dict[str, float] = {"check_rows": float(len(rows))}
+    if task == "churn":
+        if len(np.unique(y)) == 2:
+            p = calibration.apply(proba) if calibration is not None else proba
+            out |= {
+                "check_roc_auc": churn_metrics(y, p)["roc_auc"],
+                "check_ece": expected_calibration_error(y, p),
+            }
+    else:
+        pred = proba.reshape(len(y), -1).argmax(axis=1)
+        out["check_accuracy"] = float(np.mean(pred == y))
+    return out
 
 
 def train_task(clean_dir: Path, settings: Settings, task: Task, tune_trials: int = 0) -> TrainResult:
@@ -220,7 +278,11 @@ def train_task(clean_dir: Path, settings: Settings, task: Task, tune_trials: int
     store = open_store(settings)
     apply_definitions(store, settings)  # idempotent: training does not depend on `materialize` first
     frame = training_set(store, labels, service)
+    log.info("%s: %s", task, split.describe())
     parts = {name: frame[frame["split"] == name] for name in ("train", "valid", "test")}
+    check = frame[frame["split"] == "check"]
+    if split.mode == "cohort":
+        require_cohort_size(parts, task)
     if task == "churn":
         for name in ("train", "valid", "test"):
             require_two_classes(parts[name][LABEL[task]].to_numpy(), f"the churn {name} set")
@@ -241,14 +303,18 @@ def train_task(clean_dir: Path, settings: Settings, task: Task, tune_trials: int
         calibration: Calibration | None = None
         y = xy["test"][1]
         if task == "churn":
-            calibration = fit_isotonic(_predict(booster, xy["valid"][0]), xy["valid"][1])
+            calibration = fit_calibration(_predict(booster, xy["valid"][0]), xy["valid"][1])
             result = evaluate_churn(y, calibration.apply(proba), proba, parts, inputs, settings)
             grade = churn_grade(result.metrics)
         else:
             result = evaluate_stage(y, proba.reshape(len(y), -1), parts)
             grade = stage_grade(result.metrics)
+        if len(check):
+            result.metrics.update(_check_metrics(booster, calibration, inputs, check, task))
         importance = global_importance(booster, xy["test"][0], inputs.features)
         tags = _lineage(clean_dir, settings, task, frame, split) | {"grade": grade.letter}
+        if calibration is not None:
+            tags["calibration"] = calibration.method
         tags["fit_rows"] = str(fit_rows(len(xy["train"][1]), settings.training))
         rows = {k: len(p) for k, p in parts.items()}
         artifacts = Artifacts(
@@ -264,13 +330,15 @@ def train_task(clean_dir: Path, settings: Settings, task: Task, tune_trials: int
             k: f"{result.metrics[k]:.4f}" for k in headline if k in result.metrics
         }
         clock.lap("evaluate")
-        example = pd.DataFrame(xy["test"][0][:5], columns=list(inputs.features))
+        example = parts["test"].head(5)  # raw rows: categories as text
         registered = log_and_register(
             client, name, booster, inputs, example, result.metrics, tags, artifacts, calibration, version_tags
         )
     clock.lap("register")
     log.info("%s model: %s on %s rows in %s", task, result.metrics, rows, clock.laps)
-    return TrainResult(task, result.metrics, registered, rows, grade, clock.laps, booster.best_iteration)
+    return TrainResult(
+        task, result.metrics, registered, rows, grade, clock.laps, booster.best_iteration, split.describe()
+    )
 
 
 class Clock:

@@ -6,8 +6,9 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from types import FrameType
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -42,13 +43,30 @@ def train(
         int,
         typer.Option(min=0, help="Optuna trials on the validation cutoff before the final fit (0 = off)."),
     ] = 0,
+    split: Annotated[
+        Literal["auto", "rolling", "cohort"] | None,
+        typer.Option(
+            help="rolling: the newest complete monthly cutoffs test, older ones train; cohort: one "
+            "cutoff, its customers split 60/20/20 (for short histories); auto: rolling when the "
+            "history allows (default: training.split in the config)."
+        ),
+    ] = None,
+    test_from: Annotated[
+        datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d"],
+            metavar="YYYY-MM-DD",
+            help="The first test cutoff (rolling) or the cohort date (cohort), YYYY-MM-DD.",
+        ),
+    ] = None,
 ) -> None:
     """Train a model on Feast training sets, evaluate it out of time beside its baselines, register it.
 
     The first version of a model becomes the champion; later ones wait as challenger for
-    `journey promote`. Plots, the model card and lineage are in the MLflow run.
+    `journey promote`. Plots, the model card and lineage are in the MLflow run. The run says
+    which split it used and why (docs/models.md, "Splits").
 
-    Example: journey train churn --tune 20
+    Examples: journey train churn --tune 20;  journey train churn --split cohort --test-from 2011-06-01
     """
     from pipelines.summaries import metrics_table
     from training.snapshot import is_snapshot_source
@@ -58,10 +76,16 @@ def train(
         if is_snapshot_source(state.settings.paths.clean):
             _train_snapshot(task)
             return
+        chosen: dict[str, object] = {"split": split} if split else {}
+        if test_from is not None:
+            chosen["test_from"] = test_from.date()
+        training = state.settings.training.model_copy(update=chosen)
+        settings = state.settings.model_copy(update={"training": training})
         result = step(
             f"training the {task} model" + (f" ({tune} tuning trials)" if tune else ""),
-            lambda: train_task(state.settings.paths.clean, state.settings, task, tune_trials=tune),
+            lambda: train_task(settings.paths.clean, settings, task, tune_trials=tune),
         )
+        console.print(f"  {result.split}")
         role = (
             "champion (first version)"
             if result.registered.champion

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,6 +19,9 @@ from pipelines.cli.options import (
     where_items,
 )
 from pipelines.console import console, friendly_errors, state, step
+
+if TYPE_CHECKING:
+    from core.config import Settings
 
 commands = typer.Typer()
 OUTPUTS = "the configured outputs folder, paths.outputs_dir"
@@ -46,19 +50,45 @@ def uplift(
         print_report(console, report, registered)
 
 
+AsOf = Annotated[
+    datetime | None,
+    typer.Option(
+        formats=["%Y-%m-%d"],
+        metavar="YYYY-MM-DD",
+        help="Score with the features of the newest snapshot at or before this date (YYYY-MM-DD; "
+        "default: the newest snapshot).",
+    ),
+]
+
+
+def _as_of(settings: Settings, as_of: datetime | None) -> Settings:
+    if as_of is None:
+        return settings
+    return settings.model_copy(
+        update={"serving": settings.serving.model_copy(update={"as_of": as_of.date()})}
+    )
+
+
 @commands.command()
-def score(out: Annotated[Path | None, out_option("scores.csv", OUTPUTS)] = None) -> None:
+def score(out: Annotated[Path | None, out_option("scores.csv", OUTPUTS)] = None, as_of: AsOf = None) -> None:
     """Score every active customer with the champion models; write <out>/scores.csv.
 
-    Example: journey score --out outputs
+    Examples: journey score --out outputs;  journey score --as-of 2011-06-01
     """
+    import pandas as pd
+
     from serving.batch import score_all
 
     with friendly_errors():
-        settings = state.settings if out is None else state.settings.with_paths(outputs_dir=out)
+        settings = _as_of(
+            state.settings if out is None else state.settings.with_paths(outputs_dir=out), as_of
+        )
         scores, path = step("batch scoring", lambda: score_all(settings))
         tiers = scores["risk_tier"].value_counts().to_dict()
-        console.print(f"  {len(scores):,} active customers scored, risk tiers {tiers} -> {path}")
+        snapshot = pd.Timestamp(scores["as_of"].iloc[0]).date()
+        console.print(
+            f"  {len(scores):,} active customers scored as of {snapshot}, risk tiers {tiers} -> {path}"
+        )
 
 
 @commands.command()
@@ -91,6 +121,7 @@ def targets(
     rank_by: Annotated[
         RankBy, typer.Option("--rank-by", help="value: churn x value; uplift: needs `journey uplift`.")
     ] = "value",
+    as_of: AsOf = None,
 ) -> None:
     """Rank active customers by expected value saved; write targets.csv/.xlsx and a summary JSON.
 
@@ -114,7 +145,8 @@ def targets(
         filters = Filters(*chosen, parse_where(where or []), min_probability)
         request = Request(budget, capacity, filters, rank_by)
         result = step(
-            "ranking customers by expected value saved", lambda: build_targets(state.settings, request, out)
+            "ranking customers by expected value saved",
+            lambda: build_targets(_as_of(state.settings, as_of), request, out),
         )
         print_targets(result.summary, result.paths)
 

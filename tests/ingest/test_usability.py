@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from core.cutoffs import SplitRules
 from ingest.mapping import SourceMapping, load_mapping
 from ingest.sources import read_snapshot_labels, read_source
 from ingest.usability import UsabilityReport, blocked_report, usability_report
@@ -94,10 +95,13 @@ def test_an_activity_source_is_measured(tmp_path: Path) -> None:
     h = out.history
     assert (h["buyers"], h["repeat_buyers"], h["orders"], h["refund_lines"]) == (1, 1, 2, 1)
     assert h["customers_with_enough_history"] == 1 and h["customers_with_activity"] == 3
-    assert h["enough"] and h["required_days"] == 180
+    assert h["enough"] and h["splits"]["churn"]["mode"] == "rolling"
     assert out.event_types["visit"] == 1 and out.event_types["cart"] == 1 and out.event_types["other"] == 1
     assert out.supports["consideration stage"] == "yes"
-    assert out.supports["churn label over rolling cutoffs"] == "yes: 1 customers with enough history"
+    churn = out.supports["churn label over rolling cutoffs"]
+    assert churn.startswith("yes, rolling split: train 2024-03-01..") and churn.endswith(
+        "; 1 customers with enough history"
+    )
     text = "\n".join(out.warnings)
     assert "customers.plan: 66.7% of values missing" in text
     assert "60.0% of transactions rows dropped: no customer id" in text
@@ -118,20 +122,38 @@ def test_report_is_json_and_readable_text(tmp_path: Path) -> None:
     lines = out.lines()
     assert lines[0] == "source shop: a small shop"
     assert "transactions: 5 rows read, 4 after mapping rules, 4 kept" in lines
-    assert "history: 400 days vs 180 needed (2 x 90-day prediction window): ok" in lines
+    assert any(line.startswith("churn split (90-day window): rolling split: train") for line in lines)
     assert "dropped 1 transactions rows: no customer id (e.g. row 2)" in lines
     assert lines[-1] == "verdict: usable"
 
 
-def test_history_shorter_than_two_windows_blocks_and_says_what_to_change(tmp_path: Path) -> None:
+def test_history_no_split_fits_blocks_and_says_what_to_change(tmp_path: Path) -> None:
     out = report_of(shop(days=120), mapping(tmp_path, ACTIVITY))
     assert not out.ok
-    assert out.blocking == [
-        "the history covers 120 days, less than twice the prediction window (180 days): "
-        "no out-of-time churn evaluation is possible"
-    ]
-    assert "shorten labels.prediction_window_days to at most 60 or add older data" in out.recommendations
+    [problem] = out.blocking
+    assert problem.startswith("no training split fits the 90-day churn window on 120 days of history")
+    # the first snapshot is 2024-03-01 (60 days of history); the newest record is on 2024-04-30, so
+    # the data ends at midnight 2024-05-01: 61 days
+    assert "cohort up to 61 days" in problem and "rolling: none" in problem
+    assert (
+        "shorten labels.prediction_window_days to at most 61 (the longest window any split supports "
+        "on this history) or add older data"
+    ) in out.recommendations
     assert out.lines()[-1] == "verdict: NOT usable: 1 blocking problem(s)"
+    # following the advice gives a split: a cohort
+    rules = SplitRules()
+    shorter = usability_report(
+        *validate_tables(shop(days=120)), [], 60, mapping(tmp_path, ACTIVITY), rules=rules
+    )
+    assert shorter.ok and shorter.history["splits"]["churn"]["mode"] == "cohort"
+
+
+def test_a_short_history_with_a_long_window_is_usable_through_a_cohort(tmp_path: Path) -> None:
+    """18 months of orders and a 9-month window: no rolling cutoffs, one cohort (issue 18)."""
+    out = usability_report(*validate_tables(shop(days=548)), [], 270, mapping(tmp_path, ACTIVITY))
+    assert out.ok
+    assert out.history["splits"]["churn"]["mode"] == "cohort"
+    assert "rolling cutoffs do not fit" in out.supports["churn label over rolling cutoffs"]
 
 
 def test_no_transactions_blocks_an_activity_source(tmp_path: Path) -> None:

@@ -75,7 +75,7 @@ def test_more_days_since_the_last_purchase_never_lowers_the_churn_probability(
     """Sweep days_since_last_purchase over GRID for every held-out row, all other features fixed.
 
     configs/journey.yaml training.churn_monotone gives the booster a +1 monotone constraint on the
-    feature, and the isotonic calibration is non-decreasing: the served probability must be too.
+    feature, and the calibration is increasing: the served probability must be too.
     """
     assert scorer.settings.training.churn_monotone.get(RECENCY) == 1
     n, k = len(held_out), len(GRID)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from core.registry import connect, download_model
 from core.schema import CHAMPION, STAGES
 from features.build import read_manifest
+from serving.artifact import PROBABILITY_DIGITS
+from serving.batch import active, load_scorer, newest_features
+from training.calibrate import METHODS
 from training.dataset import label_frame, task_split
 
 
@@ -22,6 +26,23 @@ def test_churn_model_beats_the_recency_rule_out_of_time(trained):
     # rows, sampling noise alone gives an ECE of ~0.02-0.03 (0.008 on 20k customers, docs/results.md)
     assert m["ece"] < 0.06
     assert m["ece"] < m["ece_uncalibrated"] or m["ece_uncalibrated"] < 0.06
+
+
+def test_calibration_keeps_the_ranking_and_customers_apart(trained):
+    """Issue 18 item 5, on the served champion: ROC AUC unchanged by calibration, no 0% or 100%,
+    and at least 90% as many distinct printed probabilities among active customers as raw scores."""
+    m = trained.results["churn"].metrics
+    assert m["roc_auc"] == pytest.approx(m["roc_auc_uncalibrated"], abs=0.001)
+    client = connect(trained.settings)
+    version = client.get_model_version_by_alias("churn", CHAMPION)
+    assert client.get_run(version.run_id).data.tags["calibration"] in METHODS
+    scorer = load_scorer(trained.settings)
+    rows = active(newest_features(trained.settings))
+    columns = {name: rows[name].tolist() for name in scorer.features}
+    raw = scorer.churn.booster.predict(scorer.churn.inputs.matrix(columns))
+    printed = np.round(scorer.predict(columns).churn, PROBABILITY_DIGITS)
+    assert printed.min() > 0 and printed.max() < 1
+    assert len(np.unique(printed)) >= 0.9 * len(np.unique(raw))
 
 
 def test_stage_model_beats_staying_in_the_current_stage(trained):
