@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # the inner loop's tests: markers (pyproject.toml) that tests/conftest.py adds from the fixtures used
-FAST   := not slow and not trained and not real_data and not disk and not postgres and not redis
+FAST   := not slow and not faults and not trained and not real_data and not disk and not postgres and not redis
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo serve check test lint results bench lock clean
