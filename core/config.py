@@ -133,6 +133,8 @@ class Training(Frozen):
     num_boost_round: int = Field(300, gt=0)
     early_stopping_rounds: int = Field(30, gt=0)
     promotion_margin: float = Field(0.005, ge=0)  # a challenger must beat the champion by this much
+    # a model's first version serves by itself only with one of these grades (docs/models.md)
+    first_champion_grades: tuple[Literal["A", "B", "C"], ...] = ("A", "B")
     lightgbm: dict[str, Any] = Field(default_factory=dict)
     stage_lightgbm: dict[str, Any] = Field(default_factory=dict)  # next-stage model: overrides lightgbm
     feature_services: FeatureServices = FeatureServices()

@@ -11,7 +11,7 @@ from mlflow.models import Model
 
 from core.config import Settings
 from core.registry import connect, download_model
-from core.schema import CHAMPION
+from core.schema import CHALLENGER, CHAMPION
 from serving.artifact import Calibration, ModelInputs
 from serving.pyfunc import booster_file
 
@@ -29,6 +29,19 @@ class LoadedModel:
     calibration: Calibration | None = None
 
 
+def _waiting(client: MlflowClient, name: str, task: str) -> str:
+    """What to do when no version is champion: promote the waiting challenger, or train one."""
+    try:
+        version = client.get_model_version_by_alias(name, CHALLENGER)
+    except mlflow.exceptions.MlflowException:
+        return f"train one first (`journey train {task}`)"
+    grade = version.tags.get("grade", "?")
+    return (
+        f"v{version.version} (grade {grade}) waits as challenger because its grade is too low to serve by "
+        f"itself; to serve it anyway: `journey promote {task} --force --reason '...'`"
+    )
+
+
 def load_champion(
     name: str, settings: Settings, alias: str = CHAMPION, client: MlflowClient | None = None
 ) -> LoadedModel:
@@ -42,9 +55,10 @@ def load_champion(
     try:
         version = str(client.get_model_version_by_alias(name, alias).version)
     except mlflow.exceptions.MlflowException as err:
+        task = "churn" if name == "churn" else "stage"
         raise ModelNotFound(
-            f"no model '{name}' with alias '{alias}' in the registry at {client.tracking_uri}: train one "
-            f"first (`journey train {'churn' if name == 'churn' else 'stage'}`)"
+            f"no model '{name}' with alias '{alias}' in the registry at {client.tracking_uri}: "
+            + _waiting(client, name, task)
         ) from err
     path = download_model(client, name, version)
     model_file = booster_file(path)

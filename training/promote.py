@@ -30,8 +30,9 @@ class PromotionRefused(ValueError):
 class Comparison:
     name: str
     metric: str
-    champion: tuple[str, float]
+    champion: tuple[str, float] | None  # None: no version serves yet
     challenger: tuple[str, float]
+    grade: str = ""  # the challenger's, when there is no champion to compare with
 
 
 def _score(model: LoadedModel, frame: pd.DataFrame, task: Task) -> float:
@@ -56,7 +57,8 @@ def compare(clean_dir: Path, settings: Settings, task: Task) -> Comparison:
             f"no challenger for '{name}' beside the champion: train one first (`journey train {task}`)"
         )
     if versions[CHAMPION] is None:
-        raise PromotionRefused(f"'{name}' has no champion yet: promote with --force and a --reason")
+        grade = client.get_model_version(name, str(versions[CHALLENGER])).tags.get("grade", "?")
+        return Comparison(name, METRIC[task], None, (str(versions[CHALLENGER]), float("nan")), grade)
     split = task_split(settings, task)
     labels = label_frame(clean_dir, settings, task, split)
     store = open_store(settings)
@@ -88,6 +90,8 @@ def promote(
     """
     result = compare(clean_dir, settings, task)
     _refuse_rolled_back(settings, result, allow_rolled_back)
+    if result.champion is None:
+        return _first_champion(settings, result, force_reason)
     gain = result.challenger[1] - result.champion[1]
     margin = settings.training.promotion_margin
     if gain < margin and force_reason is None:
@@ -99,6 +103,7 @@ def promote(
     client = connect(settings)
     version = result.challenger[0]
     client.set_registered_model_alias(result.name, CHAMPION, version)
+    client.delete_registered_model_alias(result.name, CHALLENGER)  # one alias per version
     client.set_model_version_tag(result.name, version, "previous_champion", result.champion[0])
     client.set_model_version_tag(result.name, version, "promotion_gain", f"{gain:+.4f}")
     if force_reason is not None:
@@ -106,6 +111,28 @@ def promote(
     if allow_rolled_back:
         client.set_model_version_tag(result.name, version, "promoted_again_after_rollback", "true")
     return result
+
+
+def _first_champion(settings: Settings, result: Comparison, force_reason: str | None) -> Comparison:
+    """No version serves yet (the first one's grade was too low): only on purpose, with a reason."""
+    version = result.challenger[0]
+    if force_reason is None:
+        raise PromotionRefused(
+            f"'{result.name}' has no champion: v{version} (grade {result.grade}) waits as challenger "
+            f"because its grade is not in training.first_champion_grades. Look at its model card and "
+            f"baselines first; to serve it anyway: journey promote {_task(result.name)} --force "
+            f"--reason '...'"
+        )
+    client = connect(settings)
+    client.set_registered_model_alias(result.name, CHAMPION, version)
+    client.delete_registered_model_alias(result.name, CHALLENGER)
+    client.set_model_version_tag(result.name, version, "forced_promotion_reason", force_reason)
+    client.set_model_version_tag(result.name, version, "promoted", "first champion, forced")
+    return result
+
+
+def _task(name: str) -> str:
+    return next(task for task, model in MODEL_NAME.items() if model == name)
 
 
 def _refuse_rolled_back(settings: Settings, result: Comparison, allowed: bool) -> None:
@@ -120,7 +147,8 @@ def _refuse_rolled_back(settings: Settings, result: Comparison, allowed: bool) -
 
 
 def rollback(settings: Settings, task: Task) -> tuple[str, str]:
-    """Give `champion` back to the version the current champion replaced."""
+    """Give `champion` back to the version the current champion replaced; that one becomes the
+    challenger again, tagged `rolled_back` (so `promote` refuses it unless told otherwise)."""
     name = MODEL_NAME[task]
     client = connect(settings)
     recover(client, settings)
@@ -133,5 +161,6 @@ def rollback(settings: Settings, task: Task) -> tuple[str, str]:
             f"'{name}' v{current} was not promoted over another version: nothing to roll back to"
         )
     client.set_registered_model_alias(name, CHAMPION, previous)
+    client.set_registered_model_alias(name, CHALLENGER, current)  # kept in sight, tagged rolled_back
     client.set_model_version_tag(name, current, "rolled_back", "true")
     return current, previous

@@ -52,7 +52,7 @@ def recover(client: MlflowClient, settings: Settings) -> Recovery:
     """Repair what killed trainings of this host left in the configured MLflow store."""
     done = Recovery(killed_runs=_kill_orphans(client, experiment_id(client, settings)))
     for name in (CHURN_MODEL, STAGE_MODEL):
-        _repair_versions(client, name, done)
+        _repair_versions(client, name, done, settings.training.first_champion_grades)
     for line in done.lines():
         log.warning(line)
     return done
@@ -82,7 +82,9 @@ def _orphaned(run: Run) -> bool:
     return False
 
 
-def _repair_versions(client: MlflowClient, name: str, done: Recovery) -> None:
+def _repair_versions(
+    client: MlflowClient, name: str, done: Recovery, champion_grades: tuple[str, ...]
+) -> None:
     """Versions of finished runs whose registration is `pending`: remove or complete them."""
     try:
         versions = client.search_model_versions(f"name = '{name}'")
@@ -97,7 +99,7 @@ def _repair_versions(client: MlflowClient, name: str, done: Recovery) -> None:
         if version.tags.get(REGISTRATION) != COMPLETE:
             done.removed_versions += unregister_run(client, run.info.run_id)
             continue
-        give_aliases(client, name, str(version.version))
+        give_aliases(client, name, str(version.version), champion_grades)
         client.set_tag(run.info.run_id, RUN_REGISTRATION, COMPLETE)
         done.completed_versions.append(f"{name} v{version.version}")
 

@@ -40,6 +40,7 @@ class Registered:
     version: str
     run_id: str
     champion: bool  # True only for a model's first version: later ones wait for `journey promote`
+    waiting: bool = False  # no version is champion: this one's grade is too low to serve by itself
 
 
 def alias_version(client: MlflowClient, name: str, alias: str) -> str | None:
@@ -86,14 +87,16 @@ def log_and_register(
     artifacts: Artifacts,
     calibration: Calibration | None = None,
     version_tags: dict[str, str] | None = None,
+    champion_grades: tuple[str, ...] = ("A", "B"),
 ) -> Registered:
     """Log params, metrics, lineage, plots and the booster in the active run; register the version.
 
     `client` is the one `tracked_run` yields (the run's store), which sets the aliases and tags.
 
-    The version is registered as `challenger`; the first version of a model also becomes the
-    champion. Later versions replace the champion only through `journey promote`, so a worse model
-    never silently takes over. Grade and headline metrics are tags on the version.
+    The version is registered as `challenger`; the first version of a model becomes the champion
+    instead when its grade is one of `champion_grades` (training.first_champion_grades). Later
+    versions replace the champion only through `journey promote`, so a worse model never
+    silently takes over. Grade and headline metrics are tags on the version.
     """
     run = mlflow.active_run()
     if run is None:
@@ -116,19 +119,26 @@ def log_and_register(
     for key, value in (version_tags or {}).items():
         client.set_model_version_tag(name, version, key, value)
     client.set_model_version_tag(name, version, REGISTRATION, COMPLETE)
-    first = give_aliases(client, name, version)
+    first = give_aliases(client, name, version, champion_grades)
     mlflow.set_tag(RUN_REGISTRATION, COMPLETE)
+    waiting = not first and alias_version(client, name, CHAMPION) is None
     log.info("registered %s version %s (champion: %s)", name, version, first)
-    return Registered(name=name, version=version, run_id=run.info.run_id, champion=first)
+    return Registered(name=name, version=version, run_id=run.info.run_id, champion=first, waiting=waiting)
 
 
-def give_aliases(client: MlflowClient, name: str, version: str) -> bool:
-    """A complete version becomes the challenger, and the champion when the model has none yet."""
-    first = alias_version(client, name, CHAMPION) is None
-    client.set_registered_model_alias(name, CHALLENGER, version)
+def give_aliases(
+    client: MlflowClient, name: str, version: str, champion_grades: tuple[str, ...] = ("A", "B")
+) -> bool:
+    """A complete version becomes the champion when the model has none yet and its grade is one
+    of `champion_grades` (a version registered before grades counts as good enough); otherwise
+    the challenger, for `journey promote`. A version holds one alias at a time."""
+    grade = client.get_model_version(name, version).tags.get("grade")
+    first = alias_version(client, name, CHAMPION) is None and (grade is None or grade in champion_grades)
     if first:
         client.set_registered_model_alias(name, CHAMPION, version)
         client.set_model_version_tag(name, version, "promoted", "first version of the model")
+    else:
+        client.set_registered_model_alias(name, CHALLENGER, version)
     return first
 
 

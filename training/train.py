@@ -332,7 +332,17 @@ def train_task(clean_dir: Path, settings: Settings, task: Task, tune_trials: int
         clock.lap("evaluate")
         example = parts["test"].head(5)  # raw rows: categories as text
         registered = log_and_register(
-            client, name, booster, inputs, example, result.metrics, tags, artifacts, calibration, version_tags
+            client,
+            name,
+            booster,
+            inputs,
+            example,
+            result.metrics,
+            tags,
+            artifacts,
+            calibration,
+            version_tags,
+            settings.training.first_champion_grades,
         )
     clock.lap("register")
     log.info("%s model: %s on %s rows in %s", task, result.metrics, rows, clock.laps)

@@ -89,6 +89,10 @@ def train(
         role = (
             "champion (first version)"
             if result.registered.champion
+            else f"challenger, and no version serves yet: grade {result.grade.letter} is not in "
+            f"training.first_champion_grades. Check the model card and baselines; to serve it anyway: "
+            f"journey promote {task} --force --reason '...'"
+            if result.registered.waiting
             else "challenger: `journey promote` decides"
         )
         console.print(f"  {result.registered.name} v{result.registered.version}, {role}")
@@ -151,10 +155,13 @@ def promote(
             f"comparing {task} challenger and champion",
             lambda: run_promote(state.settings.paths.clean, state.settings, task, forced, allow_rolled_back),
         )
-        console.print(
-            f"  {r.name}: champion is now v{r.challenger[0]} ({r.metric} {r.challenger[1]:.4f}; "
-            f"was v{r.champion[0]} at {r.champion[1]:.4f})"
-        )
+        if r.champion is None:
+            console.print(f"  {r.name}: v{r.challenger[0]} (grade {r.grade}) is the first champion (forced)")
+        else:
+            console.print(
+                f"  {r.name}: champion is now v{r.challenger[0]} ({r.metric} {r.challenger[1]:.4f}; "
+                f"was v{r.champion[0]} at {r.champion[1]:.4f})"
+            )
 
 
 @commands.command()

@@ -32,13 +32,13 @@ def test_retraining_never_replaces_the_champion_silently(trained_copy):
     assert aliases(client, "churn")[0] == champion_before
 
     promote(settings.paths.clean, settings, "churn", force_reason="audit wants the retrained copy")
-    assert aliases(client, "churn")[0] == again.registered.version
+    assert aliases(client, "churn") == (again.registered.version, None)  # one alias per version
     tags = client.get_model_version("churn", again.registered.version).tags
     assert tags["forced_promotion_reason"] == "audit wants the retrained copy"
     assert tags["previous_champion"] == champion_before
 
     assert rollback(settings, "churn") == (again.registered.version, champion_before)
-    assert aliases(client, "churn")[0] == champion_before
+    assert aliases(client, "churn") == (champion_before, again.registered.version)
     with pytest.raises(PromotionRefused, match="nothing to roll back"):
         rollback(settings, "churn")
 
@@ -77,3 +77,42 @@ def test_cli_allow_rolled_back_needs_force(trained):
     result = CliRunner().invoke(app, ["-c", str(trained.config), "promote", "churn", "--allow-rolled-back"])
     assert result.exit_code == 2
     assert "--allow-rolled-back needs --force" in result.output
+
+
+def _version(client: MlflowClient, name: str, grade: str) -> str:
+    """A registered version with a grade tag and a complete registration (no model files needed)."""
+    from training.registry import COMPLETE, REGISTRATION
+
+    if not client.search_registered_models(f"name = '{name}'"):
+        client.create_registered_model(name)
+    version = client.create_model_version(name, source="file:///nowhere", tags={"grade": grade})
+    client.set_model_version_tag(name, version.version, REGISTRATION, COMPLETE)
+    return str(version.version)
+
+
+def test_a_weak_first_version_waits_as_challenger_until_promoted_on_purpose(settings):
+    """Issue 18 item 3: a grade C first version never serves by itself; --force --reason serves it."""
+    from core.registry import tracking
+    from serving.models import ModelNotFound, load_champion
+    from training.registry import give_aliases
+
+    with tracking(settings) as client:
+        weak = _version(client, "churn", "C")
+        assert not give_aliases(client, "churn", weak)
+        assert aliases(client, "churn") == (None, weak)
+        with pytest.raises(ModelNotFound, match=r"v1 \(grade C\) waits as challenger.*--force --reason"):
+            load_champion("churn", settings, client=client)
+        with pytest.raises(PromotionRefused, match="has no champion: v1 \\(grade C\\) waits as challenger"):
+            promote(settings.paths.clean, settings, "churn")
+        result = promote(settings.paths.clean, settings, "churn", force_reason="baselines checked by hand")
+        assert result.champion is None and aliases(client, "churn") == (weak, None)
+        assert (
+            client.get_model_version("churn", weak).tags["forced_promotion_reason"]
+            == "baselines checked by hand"
+        )
+        good = _version(client, "next_stage", "B")
+        assert give_aliases(client, "next_stage", good)
+        assert aliases(client, "next_stage") == (good, None)  # champion only, not also challenger
+        later = _version(client, "next_stage", "A")
+        assert not give_aliases(client, "next_stage", later)
+        assert aliases(client, "next_stage") == (good, later)
