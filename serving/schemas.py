@@ -63,6 +63,8 @@ class CustomerScore(BaseModel):
     """One customer's score (SPEC section 6); unknown customers carry only id and status.
 
     `stale`: scored, but the newest features are older than the feature view's time to live.
+    Churn (probability, risk tier, value at risk, reasons) is defined for buyers only; a prospect
+    gets `conversion_probability` instead and a `note` saying why it has no churn score.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -79,6 +81,12 @@ class CustomerScore(BaseModel):
     expected_value_at_risk: float | None = None
     top_reasons: list[Reason] = Field(default_factory=list)
     recommended_action: str | None = None
+    conversion_probability: float | None = Field(
+        None,
+        description="prospects (awareness, consideration) only: probability of being a buyer "
+        "(purchase, retention or advocacy) at the stage horizon, from the next-stage model",
+    )
+    note: str | None = Field(None, description="why a field is empty, e.g. no churn score for a prospect")
     models: dict[str, str] = Field(default_factory=dict, description="model name -> version used")
 
 

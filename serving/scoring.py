@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from core.config import Action, ReasonTemplate, Settings
-from core.schema import STAGES
+from core.schema import ACTIVE_STAGES, STAGES
 from features.catalog import Feature, by_name
 from serving.artifact import PROBABILITY_DIGITS
 from serving.models import LoadedModel
@@ -97,6 +97,22 @@ def reason_sentence(
 
 
 VALUE_FEATURE = "spend_365d"
+
+
+NOTES = {
+    "churned": "churned already: churn is scored for active buyers only (stages purchase, retention, "
+    "advocacy); conversion_probability is this customer's chance of buying again",
+}
+PROSPECT_NOTE = (
+    "prospect: churn is scored for buyers only (stages purchase, retention, advocacy); "
+    "conversion_probability is this customer's chance of becoming one"
+)
+
+
+def conversion_probability(stage: np.ndarray) -> np.ndarray:
+    """P(a buying stage at the horizon) from next-stage probabilities (rows x STAGES)."""
+    buying = [STAGES.index(s) for s in ACTIVE_STAGES]
+    return np.asarray(stage)[:, buying].sum(axis=1)
 
 
 def run_rate_value(columns: Columns, window_days: int) -> np.ndarray:
@@ -222,9 +238,17 @@ class Scorer:
             }
             probabilities = stage_p.tolist()
             current = list(sub["current_stage"])
+            buyer = np.isin(np.asarray(current, dtype=object), ACTIVE_STAGES)
+            conversion = np.round(conversion_probability(pred.stage), PROBABILITY_DIGITS).tolist()
             versions = self.versions
             actions: dict[tuple[Any, str | None], str | None] = {}
             for j, i in enumerate(rows):
+                if not buyer[j]:
+                    out[i] = self._prospect(ids[i], stale, i, as_of[i], current[j], probabilities[j])
+                    out[i].conversion_probability = conversion[j]
+                    out[i].next_stage = fields["next_stage"][j]
+                    out[i].customer_value = fields["customer_value"][j]
+                    continue
                 main = reasons[j][0].feature if reasons[j] else None
                 family = self.catalog[main].family if main in self.catalog else None
                 key = (current[j], family)
@@ -242,6 +266,21 @@ class Scorer:
                     **{name: values[j] for name, values in fields.items()},
                 )
         return [out.get(i) or CustomerScore(customer_id=ids[i], status="unknown") for i in range(len(ids))]
+
+    def _prospect(
+        self, customer_id: str, stale: Any, i: int, as_of: Any, stage: str, probabilities: list[float]
+    ) -> CustomerScore:
+        """A prospect's record: no churn score (churn is defined for buyers), its conversion."""
+        return CustomerScore(
+            customer_id=customer_id,
+            status="stale" if stale is not None and stale[i] else "ok",
+            as_of=as_of,
+            current_stage=stage,
+            next_stage_probabilities=dict(zip(STAGES, probabilities, strict=True)),
+            recommended_action=pick_action(self.settings.actions, stage, None),
+            note=NOTES.get(stage, PROSPECT_NOTE),
+            models=self.versions,
+        )
 
     def score_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Vectorised batch scores (no reasons) for a frame of feature rows."""

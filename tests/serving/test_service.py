@@ -181,3 +181,20 @@ def test_model_info_names_versions_aliases_and_data_as_of(client, trained):
 def test_openapi_document_describes_every_endpoint(client):
     paths = client.get("/docs.json").json()["paths"]
     assert {"/score", "/score_features", "/model_info", "/readyz", "/metrics"} <= set(paths)
+
+
+def test_prospects_get_their_conversion_not_a_churn_score(client, trained):
+    """Issue 18 item 6: churn is defined for buyers; a prospect gets its conversion probability."""
+    frame = newest_features(trained.settings)
+    prospects = frame[frame["current_stage"].isin(["awareness", "consideration"])]
+    ids = prospects["customer_id"].head(5).tolist()
+    assert ids, "the generated data has prospects"
+    scores = client.post("/score", json={"customer_ids": ids}).json()["scores"]
+    for s in scores:
+        assert s["status"] == "ok" and s["current_stage"] in {"awareness", "consideration"}
+        assert s["churn_probability"] is None and s["risk_tier"] is None
+        assert s["expected_value_at_risk"] is None and s["top_reasons"] == []
+        assert s["note"].startswith("prospect: churn is scored for buyers only")
+        buying = sum(s["next_stage_probabilities"][k] for k in ("purchase", "retention", "advocacy"))
+        assert s["conversion_probability"] == pytest.approx(buying, abs=1e-5)
+        assert 0 < s["conversion_probability"] < 1
