@@ -7,10 +7,9 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-import yaml
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError, field_validator, model_validator
 
-from core.config import Demographic, Frozen
+from core.config import Demographic, Frozen, read_yaml_text
 from core.schema import EVENT_FAMILIES, TABLES
 
 SHARED_DATA_ENV = "JOURNEY_SHARED_DATA"
@@ -286,7 +285,10 @@ def load_mapping(name: str, configs_dir: Path) -> SourceMapping:
     if not path.is_file():
         known = sorted(p.stem for p in (configs_dir / "sources").glob("*.yaml"))
         raise FileNotFoundError(f"source mapping {name!r} not found: expected {path}; available: {known}")
-    raw = yaml.safe_load(path.read_text()) or {}
+    try:
+        raw = read_yaml_text(path)
+    except ValueError as err:
+        raise MappingError(path, [str(err).removeprefix(f"{path}").lstrip(": ")]) from None
     if not isinstance(raw, dict):
         raise MappingError(path, ["expected a mapping of keys at the top level"])
     raw.setdefault("name", path.stem)

@@ -268,7 +268,7 @@ def _supports(clean: dict[str, pd.DataFrame], out: UsabilityReport, mapping: Sou
         else "no: no transactions",
         "demographic features": f"yes: {', '.join(out.demographics) or 'none declared'}, plus tenure "
         "since created_at",
-        "churn label over rolling cutoffs": churn,
+        "churn label": churn,
         "next_stage label": _split_support(h, "stage") if _activity(clean) else "no: no dated activity",
         "consideration stage": "yes"
         if any(out.event_types.get(f) for f in CONSIDERATION)
@@ -388,7 +388,7 @@ def _recommendations(out: UsabilityReport, mapping: SourceMapping) -> list[str]:
         advice.append("map purchases as transactions: churn is defined by them")
     if out.event_types.get(OTHER_EVENT):
         advice.append(f"map the event types counted as {OTHER_EVENT!r} in the mapping's event_types")
-    if "degenerate" in out.supports.get("churn label over rolling cutoffs", ""):
+    if "degenerate" in out.supports.get("churn label", ""):
         advice.append("use the next_stage (conversion) label on this source rather than churn")
     for drop in out.drops:
         source = out.rows.get(drop.table, {}).get("source", 0)

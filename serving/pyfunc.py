@@ -11,6 +11,7 @@ the API rounds them. tests/serving/test_pyfunc.py serves it and compares with /s
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from mlflow.pyfunc import PythonModel, PythonModelContext
 from serving.artifact import PROBABILITY_DIGITS, Calibration, ModelInputs
 
 BOOSTER = "booster"  # the artifact key of the LightGBM model file
+CONTRACT = "contract"  # the artifact key of the input contract and calibration (JSON)
 
 
 def booster_file(model_dir: Path) -> Path:
@@ -51,7 +53,7 @@ class JourneyModel(PythonModel):
     """Booster + input contract + calibration, as one MLflow model."""
 
     def load_context(self, context: PythonModelContext) -> None:
-        meta = context.model_config or {}
+        meta = json.loads(Path(context.artifacts[CONTRACT]).read_text())
         self.booster = lgb.Booster(model_file=context.artifacts[BOOSTER])
         self.inputs = ModelInputs.from_metadata(meta)
         self.calibration = Calibration.from_metadata(meta.get("calibration"))

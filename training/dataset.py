@@ -57,13 +57,23 @@ def label_frame(clean_dir: Path, settings: Settings, task: Task, split: CutoffSp
         expr = stage_labels(src, cutoffs, settings)
     frame = expr.rename({TIMESTAMP: "as_of"}).execute()
     frame[TIMESTAMP] = pd.to_datetime(frame[TIMESTAMP], utc=True).astype("datetime64[us, UTC]")
+    return split_rows(frame, split, LABEL[task], settings.training.seed)
+
+
+def split_rows(frame: pd.DataFrame, split: CutoffSplit, label: str, seed: int) -> pd.DataFrame:
+    """The rows with their part (train, valid, test; cohort: also check), sorted by cutoff and id.
+
+    DuckDB returns the label rows in no fixed order; the rows are sorted first, so the cohort's
+    seeded draw puts the same customers in the same parts in every process (training and a later
+    `journey promote` must score the same test customers).
+    """
+    frame = frame.sort_values([TIMESTAMP, "customer_id"], ignore_index=True)
     if split.mode == "cohort":
-        frame["split"] = cohort_parts(frame, split, LABEL[task], settings.training.seed)
-        frame = frame[frame["split"] != ""]
-    else:
-        part = {t: name for name in ("train", "valid", "test") for t in getattr(split, name)}
-        frame["split"] = frame[TIMESTAMP].map(part)
-    return frame.sort_values([TIMESTAMP, "customer_id"], ignore_index=True)
+        frame["split"] = cohort_parts(frame, split, label, seed)
+        return frame[frame["split"] != ""].reset_index(drop=True)
+    part = {t: name for name in ("train", "valid", "test") for t in getattr(split, name)}
+    frame["split"] = frame[TIMESTAMP].map(part)
+    return frame
 
 
 def cohort_parts(frame: pd.DataFrame, split: CutoffSplit, label: str, seed: int) -> np.ndarray:

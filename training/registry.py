@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -23,7 +24,7 @@ from core.config import Settings
 from core.registry import tracking
 from core.schema import CHALLENGER, CHAMPION
 from serving.artifact import Calibration, ModelInputs
-from serving.pyfunc import BOOSTER, JourneyModel, output_frame, probabilities
+from serving.pyfunc import BOOSTER, CONTRACT, JourneyModel, output_frame, probabilities
 
 log = logging.getLogger(__name__)
 # Run tags naming the process that trains, so that a later command can tell a run whose process
@@ -175,11 +176,12 @@ def _log_model(
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{BOOSTER}.txt"
         booster.save_model(str(path))
+        contract = Path(tmp) / f"{CONTRACT}.json"
+        contract.write_text(json.dumps(meta))
         return mlflow.pyfunc.log_model(
             name="model",
             python_model=JourneyModel(),
-            artifacts={BOOSTER: str(path)},
-            model_config=meta,
+            artifacts={BOOSTER: str(path), CONTRACT: str(contract)},
             metadata=meta,
             registered_model_name=name,
             signature=infer_signature(sample, predicted),

@@ -87,7 +87,7 @@ def train(
         )
         console.print(f"  {result.split}")
         role = (
-            "champion (first version)"
+            "champion (no version served before)"
             if result.registered.champion
             else f"challenger, and no version serves yet: grade {result.grade.letter} is not in "
             f"training.first_champion_grades. Check the model card and baselines; to serve it anyway: "

@@ -98,7 +98,7 @@ def test_an_activity_source_is_measured(tmp_path: Path) -> None:
     assert h["enough"] and h["splits"]["churn"]["mode"] == "rolling"
     assert out.event_types["visit"] == 1 and out.event_types["cart"] == 1 and out.event_types["other"] == 1
     assert out.supports["consideration stage"] == "yes"
-    churn = out.supports["churn label over rolling cutoffs"]
+    churn = out.supports["churn label"]
     assert churn.startswith("yes, rolling split: train 2024-03-01..") and churn.endswith(
         "; 1 customers with enough history"
     )
@@ -153,7 +153,7 @@ def test_a_short_history_with_a_long_window_is_usable_through_a_cohort(tmp_path:
     out = usability_report(*validate_tables(shop(days=548)), [], 270, mapping(tmp_path, ACTIVITY))
     assert out.ok
     assert out.history["splits"]["churn"]["mode"] == "cohort"
-    assert "rolling cutoffs do not fit" in out.supports["churn label over rolling cutoffs"]
+    assert "rolling cutoffs do not fit" in out.supports["churn label"]
 
 
 def test_no_transactions_blocks_an_activity_source(tmp_path: Path) -> None:
@@ -182,7 +182,7 @@ def test_one_off_buyers_make_churn_degenerate(tmp_path: Path) -> None:
     )
     out = report_of(tables, mapping(tmp_path, ACTIVITY))
     assert out.ok
-    assert out.supports["churn label over rolling cutoffs"].startswith("degenerate: only 0 of 2 buyers")
+    assert out.supports["churn label"].startswith("degenerate: only 0 of 2 buyers")
     assert any("almost always 1" in w for w in out.warnings)
     assert "use the next_stage (conversion) label on this source rather than churn" in out.recommendations
 
@@ -208,7 +208,7 @@ def test_a_snapshot_source_says_what_it_cannot_support(tmp_path: Path) -> None:
         "classes": [0, 1],
     }
     assert out.supports["behavioural features"] == "no: no events"
-    assert out.supports["churn label over rolling cutoffs"].startswith("no: a single snapshot")
+    assert out.supports["churn label"].startswith("no: a single snapshot")
     assert out.supports["snapshot churn label"].startswith("yes: 3 customers, 33.3% positive")
     assert any(w.startswith("single snapshot: no dated activity") for w in out.warnings)
     assert out.recommendations[0].startswith("train a one-snapshot classifier")

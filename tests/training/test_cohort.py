@@ -123,3 +123,15 @@ def test_a_short_history_with_a_long_window_trains_in_cohort_mode(tmp_path: Path
 def _cohort_settings(settings: Settings) -> Settings:
     training = settings.training.model_copy(update={"split": "cohort"})
     return settings.model_copy(update={"training": training})
+
+
+def test_the_cohort_draw_does_not_depend_on_the_row_order():
+    """DuckDB returns label rows in no fixed order: the same customers must land in each part
+    (training and a later `journey promote` score the same test customers)."""
+    from training.dataset import split_rows
+
+    frame = _frame(np.random.default_rng(1))
+    split = CutoffSplit([COHORT], [COHORT], [COHORT], mode="cohort", check=[EARLIER])
+    one = split_rows(frame, split, "churn", 7)
+    other = split_rows(frame.sample(frac=1, random_state=2), split, "churn", 7)
+    pd.testing.assert_frame_equal(one, other)
