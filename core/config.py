@@ -77,12 +77,14 @@ class Validation(Frozen):
 
     Exact duplicate rows of an activity table are counted and kept up to `max_duplicate_share` of
     its rows (two identical purchases in one second happen) and refused above it (a file loaded
-    twice). Amounts more than `outlier_factor` times the median absolute amount are flagged, not
+    twice) once at least `min_duplicate_rows` rows repeat. Amounts more than `outlier_factor` times the median absolute amount are flagged, not
     dropped. Activity dated before `earliest`, or cut off from the rest by more than
     `max_gap_days` with at most `max_isolated_share` of the rows on its side, is refused.
     """
 
     max_duplicate_share: float = Field(0.1, ge=0, le=1)
+    # fewer repeats than this are never refused (a tiny table's share says little): a warning
+    min_duplicate_rows: int = Field(20, ge=1)
     outlier_factor: float = Field(1000.0, gt=1)
     earliest: date = date(1980, 1, 1)
     max_gap_days: int = Field(365, gt=0)

@@ -39,13 +39,16 @@ def duplicate_check(label: str, duplicate_of: pd.Series, settings: Validation) -
         f"{label}: {len(repeats):,} of {len(duplicate_of):,} rows ({share:.1%}) exactly repeat an earlier "
         f"row (every column equal); examples: {pairs}"
     )
-    if share > settings.max_duplicate_share:
+    if share > settings.max_duplicate_share and len(repeats) >= settings.min_duplicate_rows:
         return [
             f"{said}. More than validation.max_duplicate_share ({settings.max_duplicate_share:.0%}): is "
             "the file loaded twice, or two overlapping exports concatenated? Remove the copies, or raise "
             "validation.max_duplicate_share if such repeats are real"
         ], []
-    return [], [f"{said}; kept (at most {settings.max_duplicate_share:.0%} may repeat)"]
+    return [], [
+        f"{said}; kept (at most {settings.max_duplicate_share:.0%} may repeat, or fewer than "
+        f"{settings.min_duplicate_rows} rows)"
+    ]
 
 
 def first_copies(frame: pd.DataFrame) -> pd.Series:

@@ -79,7 +79,16 @@ def test_a_few_identical_purchases_are_counted_and_kept() -> None:
 def test_the_duplicate_share_is_configurable() -> None:
     tables = shop()
     tables["transactions"] = pd.concat([tables["transactions"], tables["transactions"].head(3)])
-    assert "exactly repeat" in refused(tables, Validation(max_duplicate_share=0.005))
+    assert "exactly repeat" in refused(tables, Validation(max_duplicate_share=0.005, min_duplicate_rows=3))
+
+
+def test_a_few_repeats_in_a_tiny_table_are_never_refused() -> None:
+    """1 of 3 rows repeated is 33%, but says nothing about a file loaded twice: a warning only."""
+    tables = shop()
+    tables["events"] = pd.concat([tables["events"].head(2), tables["events"].head(1)], ignore_index=True)
+    clean, report = validate_tables(tables, as_of=AS_OF)
+    assert len(clean["events"]) == 3
+    assert any("exactly repeat" in w and "fewer than 20 rows" in w for w in report.warnings)
 
 
 # --- outlier amounts ---------------------------------------------------------------------------------
