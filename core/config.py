@@ -77,9 +77,10 @@ class Validation(Frozen):
 
     Exact duplicate rows of an activity table are counted and kept up to `max_duplicate_share` of
     its rows (two identical purchases in one second happen) and refused above it (a file loaded
-    twice) once at least `min_duplicate_rows` rows repeat. Amounts more than `outlier_factor` times the median absolute amount are flagged, not
-    dropped. Activity dated before `earliest`, or cut off from the rest by more than
-    `max_gap_days` with at most `max_isolated_share` of the rows on its side, is refused.
+    twice) once at least `min_duplicate_rows` rows repeat. Amounts more than `outlier_factor`
+    times the median absolute amount are flagged, not dropped. Activity dated before `earliest`,
+    or cut off from the rest by more than `max_gap_days` with at most `max_isolated_share` of the
+    rows on its side, is refused.
     """
 
     max_duplicate_share: float = Field(0.1, ge=0, le=1)
