@@ -7,6 +7,7 @@ The champion in the MLflow registry, loaded as a pyfunc in this process and serv
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -125,7 +126,8 @@ def served(trained: Any) -> Iterator[str]:
         _wait(url, process)
         yield url
     finally:
-        os.killpg(process.pid, 15)
+        with contextlib.suppress(ProcessLookupError):  # already gone
+            os.killpg(process.pid, 15)
         process.wait(timeout=30)
 
 

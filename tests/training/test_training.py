@@ -10,7 +10,7 @@ import pytest
 
 from core.registry import connect, download_model
 from core.schema import CHAMPION, STAGES
-from features.build import read_manifest
+from features.build import read_manifest, stages_path
 from serving.artifact import PROBABILITY_DIGITS
 from serving.batch import active, load_scorer, newest_features
 from training.calibrate import METHODS
@@ -70,7 +70,7 @@ def test_labels_only_for_active_buyers_and_known_stages(trained):
     assert set(stage["next_stage"].unique()) <= set(STAGES)
     assert set(churn["split"].unique()) == {"train", "valid", "test"}
     # every churn row is an active buyer at its cutoff
-    stages = pd.read_parquet(settings.paths.features / "stages.parquet")
+    stages = pd.read_parquet(stages_path(settings.paths.features))
     merged = churn.merge(
         stages, left_on=["customer_id", "event_timestamp"], right_on=["customer_id", "as_of"]
     )
