@@ -53,7 +53,12 @@ def run_dataset(name: str, folder: Path, customers: int) -> dict[str, Any]:
     for task in ("churn", "stage"):
         try:
             result = train_task(settings.paths.clean, settings, task)
-            out[task] = {"metrics": result.metrics, "rows": result.rows, "grade": result.grade.letter}
+            out[task] = {
+                "metrics": result.metrics,
+                "rows": result.rows,
+                "grade": result.grade.letter,
+                "split": result.split,
+            }
         except SingleClassError as err:
             out[task] = {"skipped": str(err)}
     if "metrics" in out["churn"]:
@@ -179,10 +184,29 @@ def render(results: dict[str, dict[str, Any]], customers: int, command: str) -> 
         f"{customers:,} generated customers over 2023-2024 (seed 7). Baselines are defined and grades",
         "explained in [models.md](models.md); every baseline is scored on the same test rows.\n",
     ]
-    lines += _churn_lines(results) + _stage_lines(results) + _snapshot_lines(results) + _targets(results)
+    lines += _churn_lines(results) + _stage_lines(results) + _snapshot_lines(results) + _split_lines(results)
+    lines += _targets(results)
     lines += _value_lines(results)
     lines += [line for r in results.values() for line in r.get("uplift", [])]
     return "\n".join(lines) + "\n"
+
+
+def _split_lines(results: dict[str, dict[str, Any]]) -> list[str]:
+    """Which split each model used and why (docs/models.md, "Splits")."""
+    rows = [
+        f"| {name} | {task} | {r[task]['split']} |"
+        for name, r in results.items()
+        for task in ("churn", "stage")
+        if task in r and "split" in r[task]
+    ]
+    if not rows:
+        return []
+    return [
+        '\n## Splits used (docs/models.md, "Splits")\n',
+        "| dataset | model | split |",
+        "|---|---|---|",
+        *rows,
+    ]
 
 
 def _value_lines(results: dict[str, dict[str, Any]]) -> list[str]:
