@@ -25,9 +25,11 @@ def serve(
     Example: journey serve --port 3000
     """
     from pipelines.service_process import service_command, service_env
+    from serving.models import require_champions
 
     with friendly_errors():
         settings = state.settings
+        require_champions(settings)  # else BentoML restarts failing workers forever
     chosen = port or settings.serving.port
     console.print(
         f"serving on http://{settings.serving.host}:{chosen} (docs at /docs) with config {state.config}"
