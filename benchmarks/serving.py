@@ -7,8 +7,8 @@ after its cases. One load generator (this process: asyncio streams, N keep-alive
 closed loop) drives every case for the same duration after a warm-up, and records each request's latency.
 
 Cases:
-  mlflow     `mlflow models serve` of models:/churn@champion, POST /invocations with one customer's
-             encoded churn row (dataframe_split), at 4 and 16 clients
+  mlflow     `mlflow models serve` of models:/churn@champion (the registered pyfunc), POST
+             /invocations with one customer's churn features (dataframe_split), at 4 and 16 clients
   features   our POST /score_features with the same customer's raw features, explain=0, 4 and 16 clients
   ids        our POST /score, one id per request, explain 0 and 3, at 1, 4 and 16 clients
   batches    our POST /score with 100 and 1000 ids, explain 0 (and 1000 with explain 3), 1 and 4 clients
@@ -120,13 +120,14 @@ class Payloads:
     customer_id: str
     features: dict[str, Any]  # raw feature values of that customer, for /score_features
     columns: list[str]  # the churn model's input features, in order
-    encoded: list[float | None]  # that customer's row as the churn booster sees it
-    local_churn_raw: float  # the booster's raw prediction of that row, in this process
+    row: list[Any]  # that customer's churn features, in the model's order (categories as text)
+    local_churn: float  # the calibrated, rounded churn probability of that row, in this process
 
 
 def payloads(config: Path) -> Payloads:
     from core.config import load_settings
     from core.schema import CHURN_MODEL, STAGE_MODEL
+    from serving.artifact import PROBABILITY_DIGITS
     from serving.batch import active, newest_features
     from serving.models import load_champion
     from serving.scoring import Scorer
@@ -138,15 +139,15 @@ def payloads(config: Path) -> Payloads:
     matrix = churn.inputs.matrix(frame)
     complete = np.flatnonzero(~np.isnan(matrix).any(axis=1))  # a row without missing values
     row = int(complete[0]) if len(complete) else 0
-    encoded = [_plain(v) for v in matrix[row]]
-    raw = float(churn.booster.predict(matrix[row : row + 1], num_iteration=churn.booster.best_iteration)[0])
+    one = frame.iloc[row : row + 1]
+    local = float(scorer.predict(one).churn[0])
     return Payloads(
         ids=frame["customer_id"].astype(str).tolist(),
         customer_id=str(frame["customer_id"].iloc[row]),
         features={name: _plain(frame[name].iloc[row]) for name in scorer.features},
         columns=list(churn.inputs.features),
-        encoded=encoded,
-        local_churn_raw=raw,
+        row=[_plain(one[name].iloc[0]) for name in churn.inputs.features],
+        local_churn=round(local, PROBABILITY_DIGITS),
     )
 
 
@@ -428,7 +429,7 @@ def id_bodies(ids: Sequence[str], per_request: int, explain: int, count: int) ->
 
 
 def mlflow_cases(p: Payloads, parts: Sequence[str]) -> list[Case]:
-    body = _dump({"dataframe_split": {"columns": p.columns, "data": [p.encoded]}})
+    body = _dump({"dataframe_split": {"columns": p.columns, "data": [p.row]}})
     cases = []
     if "mlflow" in parts:
         cases += [Case("mlflow", "mlflow", "/invocations", c, 1, None, [body]) for c in (4, 16)]
@@ -457,13 +458,13 @@ def our_cases(p: Payloads, parts: Sequence[str]) -> list[Case]:
 
 
 def check_mlflow(server: Server, p: Payloads) -> dict[str, Any]:
-    """One call before measuring: it must answer with the booster's own prediction."""
+    """One call before measuring: it must answer what our service answers for that row."""
     body = mlflow_cases(p, ["mlflow"])[0].bodies[0]
     r = httpx.post(f"{server.url}/invocations", content=body, headers=JSON_HEADERS, timeout=30)
     r.raise_for_status()
-    served = float(r.json()["predictions"][0])
-    if abs(served - p.local_churn_raw) > 1e-6:
-        raise AssertionError(f"mlflow predicted {served}, the booster {p.local_churn_raw}")
+    served = float(r.json()["predictions"][0]["churn_probability"])
+    if abs(served - p.local_churn) > 1e-9:
+        raise AssertionError(f"mlflow predicted {served}, the scorer {p.local_churn}")
     return {"prediction": served}
 
 
