@@ -48,14 +48,20 @@ def require_champions(settings: Settings, names: tuple[str, ...] = (CHURN_MODEL,
     to load and be restarted in a loop)."""
     client = connect(settings)
     for name in names:
-        try:
-            client.get_model_version_by_alias(name, CHAMPION)
-        except mlflow.exceptions.MlflowException as err:
-            task = "churn" if name == CHURN_MODEL else "stage"
-            raise ModelNotFound(
-                f"no model '{name}' with alias '{CHAMPION}' in the registry at {client.tracking_uri}: "
-                + _waiting(client, name, task)
-            ) from err
+        version_of(client, name, CHAMPION)
+
+
+def version_of(client: MlflowClient, name: str, alias: str) -> str:
+    """The version an alias names, or ModelNotFound saying what to do (train, or promote the
+    waiting challenger)."""
+    try:
+        return str(client.get_model_version_by_alias(name, alias).version)
+    except mlflow.exceptions.MlflowException as err:
+        task = "churn" if name == CHURN_MODEL else "stage"
+        raise ModelNotFound(
+            f"no model '{name}' with alias '{alias}' in the registry at {client.tracking_uri}: "
+            + _waiting(client, name, task)
+        ) from err
 
 
 def load_champion(
@@ -68,14 +74,7 @@ def load_champion(
     version under another's number.
     """
     client = client or connect(settings)
-    try:
-        version = str(client.get_model_version_by_alias(name, alias).version)
-    except mlflow.exceptions.MlflowException as err:
-        task = "churn" if name == "churn" else "stage"
-        raise ModelNotFound(
-            f"no model '{name}' with alias '{alias}' in the registry at {client.tracking_uri}: "
-            + _waiting(client, name, task)
-        ) from err
+    version = version_of(client, name, alias)
     path = download_model(client, name, version)
     model_file = booster_file(path)
     if model_file.is_file():  # the registered pyfunc (serving/pyfunc.py)
