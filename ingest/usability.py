@@ -212,8 +212,8 @@ def _history(
             splits[task] = {"window_days": days, "problem": str(err)}
         splits[task]["longest_window_days"] = rules.longest(first, newest)
     churn_plan = splits.get("churn", {})
-    cohort = churn_plan.get("plan", "")
-    last_cutoff = end_of_label_data(newest, window) if newest is not None and len(orders) else None
+    # the newest moment whose label window [t, t + window) closes inside the data
+    last_cutoff = newest - pd.Timedelta(days=window) if newest is not None and len(orders) else None
     enough = int((per_customer["min"] <= last_cutoff).sum()) if last_cutoff is not None else 0
     active = pd.concat([clean[n]["customer_id"] for n in ACTIVITY if n in clean]).nunique()
     return {
@@ -221,7 +221,6 @@ def _history(
         "enough": "mode" in churn_plan,
         "stage_enough": "mode" in splits.get("stage", {}),
         "splits": splits,
-        "split_plan": cohort,
         "customers_with_activity": int(active),
         "buyers": len(per_customer),
         "repeat_buyers": int((per_customer["size"] >= 2).sum()),
@@ -229,11 +228,6 @@ def _history(
         "refund_lines": int((clean["transactions"]["amount"] < 0).sum()) if "transactions" in clean else 0,
         "customers_with_enough_history": enough,
     }
-
-
-def end_of_label_data(newest: pd.Timestamp, window: int) -> pd.Timestamp:
-    """The newest moment whose label window [t, t + window) closes inside the data."""
-    return newest - pd.Timedelta(days=window)
 
 
 def _label_stats(labels: pd.DataFrame | None, mapping: SourceMapping) -> dict[str, Any]:
