@@ -63,6 +63,7 @@ def write_clean_set(
     source: str,
     demographics: list[dict[str, str]],
     report: dict[str, Any] | None = None,
+    zero_amount_orders: bool = False,
 ) -> Path:
     """Write one complete set of clean tables as a new generation of `root` and switch to it.
 
@@ -72,16 +73,20 @@ def write_clean_set(
     """
     with new_generation(root) as folder:
         write_tables(tables, folder)
-        write_dataset_info(folder, source, demographics)
+        write_dataset_info(folder, source, demographics, zero_amount_orders)
         if report is not None:
             (folder / REPORT).write_text(json.dumps(report, indent=2, default=str))
     return folder
 
 
-def write_dataset_info(folder: Path, source: str, demographics: list[dict[str, str]]) -> None:
-    """Record which source the clean tables came from and its declared demographics."""
+def write_dataset_info(
+    folder: Path, source: str, demographics: list[dict[str, str]], zero_amount_orders: bool = False
+) -> None:
+    """Record which source the clean tables came from, its declared demographics and whether its
+    amount-0 lines are purchases (the mapping's `zero_amounts: purchase`)."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / DATASET_INFO).write_text(json.dumps({"source": source, "demographics": demographics}, indent=2))
+    info = {"source": source, "demographics": demographics, "zero_amount_orders": zero_amount_orders}
+    (folder / DATASET_INFO).write_text(json.dumps(info, indent=2))
 
 
 def read_dataset_info(folder: Path) -> dict[str, Any] | None:

@@ -9,7 +9,7 @@ import ibis
 import pandas as pd
 from ibis.expr.types import Table
 
-from core.io import table_path
+from core.io import read_dataset_info, table_path
 from core.schema import TABLES
 
 
@@ -23,12 +23,15 @@ class SourceTables:
     start: pd.Timestamp
     end: pd.Timestamp
     stage_history: Table | None = None  # the CRM's own stages; they override the rules
+    zero_amount_orders: bool = False  # the mapping's `zero_amounts: purchase`
 
     @property
     def orders(self) -> Table:
-        """Purchases: positive transaction lines grouped per customer and timestamp (one invoice)."""
+        """Purchases: positive transaction lines (and amount-0 ones when the mapping counts them)
+        grouped per customer and timestamp (one invoice)."""
         t = self.transactions
-        return t.filter(t.amount > 0).group_by(["customer_id", "ts"]).aggregate(amount=t.amount.sum())
+        bought = t.amount >= 0 if self.zero_amount_orders else t.amount > 0
+        return t.filter(bought).group_by(["customer_id", "ts"]).aggregate(amount=t.amount.sum())
 
 
 def connect(written_join_sides: bool = False) -> ibis.BaseBackend:
@@ -65,7 +68,10 @@ def open_tables(con: ibis.BaseBackend, data_dir: Path) -> SourceTables:
     history = None
     if history_file.is_file():
         history = _typed(con.read_parquet(history_file, table_name="src_stage_history"), "stage_history")
-    return SourceTables(**tables, start=span[0], end=data_end(span[1]), stage_history=history)
+    zero = bool((read_dataset_info(data_dir) or {}).get("zero_amount_orders", False))
+    return SourceTables(
+        **tables, start=span[0], end=data_end(span[1]), stage_history=history, zero_amount_orders=zero
+    )
 
 
 IBIS_TYPES = {

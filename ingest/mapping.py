@@ -97,6 +97,7 @@ class TableMapping(Source):
     where: tuple[Filter, ...] = ()
     timezone: str | None = None
     refunds: Refunds | None = None
+    zero_amounts: Literal["ignore", "purchase"] = "ignore"  # transactions: is an amount-0 line a purchase?
     event_types: dict[str, str] = Field(default_factory=dict)
     derive_from: Literal["transactions", "events"] | None = None
     attributes: dict[str, Attribute] = Field(default_factory=dict)
@@ -156,6 +157,12 @@ class SourceMapping(Frozen):
         return {name: t for name in TABLES if (t := self.table(name)) is not None}
 
     @property
+    def zero_amount_orders(self) -> bool:
+        """Whether amount-0 transaction lines count as purchases (free samples, fully paid by voucher)."""
+        table = self.table("transactions")
+        return table is not None and table.zero_amounts == "purchase"
+
+    @property
     def single_snapshot(self) -> bool:
         """No activity history at all: only a customers table (and perhaps a snapshot label)."""
         return all(name in self.absent for name in ACTIVITY)
@@ -203,6 +210,7 @@ def _source_problems(name: str, table: TableMapping) -> list[str]:
     problems = [] if len(given) == 1 else [f"needs exactly one of file, duckdb, postgres; got {given}"]
     misplaced = {
         "refunds": name != "transactions" and table.refunds is not None,
+        "zero_amounts": name != "transactions" and table.zero_amounts != "ignore",
         "event_types": name != "events" and bool(table.event_types),
         "derive_from": name != "customers" and table.derive_from is not None,
         "attributes": not table.derive_from and bool(table.attributes),

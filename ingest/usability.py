@@ -336,7 +336,7 @@ def _warnings(clean: dict[str, pd.DataFrame], out: UsabilityReport, mapping: Sou
         source = out.rows.get(drop.table, {}).get("source", 0)
         if source and drop.rows / source >= DROP_WARN:
             warnings.append(f"{drop.rows / source:.1%} of {drop.table} rows dropped: {drop.reason}")
-    warnings += _transaction_warnings(clean)
+    warnings += _transaction_warnings(clean, mapping.zero_amount_orders)
     h = out.history
     if not mapping.single_snapshot and h.get("buyers") and h["repeat_buyers"] / h["buyers"] < REPEAT_WARN:
         warnings.append(
@@ -351,10 +351,17 @@ def _warnings(clean: dict[str, pd.DataFrame], out: UsabilityReport, mapping: Sou
     return warnings
 
 
-def _transaction_warnings(clean: dict[str, pd.DataFrame]) -> list[str]:
+def _transaction_warnings(clean: dict[str, pd.DataFrame], zero_amount_orders: bool) -> list[str]:
     tx = clean.get("transactions")
     zero = int((tx["amount"] == 0).sum()) if tx is not None else 0
-    return [f"{zero:,} transactions have amount 0: neither purchases nor refunds"] if zero else []
+    if zero and zero_amount_orders:
+        return [f"{zero:,} transactions have amount 0: counted as purchases (`zero_amounts: purchase`)"]
+    if not zero:
+        return []
+    return [
+        f"{zero:,} transactions have amount 0: neither purchases nor refunds (set `zero_amounts: purchase` "
+        "in the transactions mapping to count them as purchases: free samples, orders paid by voucher)"
+    ]
 
 
 def _recommendations(out: UsabilityReport, mapping: SourceMapping) -> list[str]:

@@ -69,7 +69,14 @@ def _checked(
     written = clean if labels is None else {**clean, SNAPSHOT_LABELS.removesuffix(".parquet"): labels}
     declared = [d.model_dump() for d in mapping.demographics]
     # one set: a table (or label file) of an earlier source that this one lacks is not carried over
-    write_clean_set(settings.paths.clean_root, written, mapping.name, declared, report.to_dict())
+    write_clean_set(
+        settings.paths.clean_root,
+        written,
+        mapping.name,
+        declared,
+        report.to_dict(),
+        zero_amount_orders=mapping.zero_amount_orders,
+    )
     return usability_report(
         clean,
         report,

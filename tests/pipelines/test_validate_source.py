@@ -102,3 +102,28 @@ def test_the_synthetic_mapping_matches_the_plain_data_folder(settings: Settings)
     assert set(mapped) == set(plain)
     for name, frame in plain.items():
         pd.testing.assert_frame_equal(mapped[name], frame)
+
+
+@pytest.mark.parametrize("setting", ["", "      zero_amounts: purchase\n"])
+def test_zero_amount_lines_are_purchases_only_when_the_mapping_says_so(
+    tmp_path: Path, settings: Settings, setting: str
+) -> None:
+    from features.tables import connect, open_tables
+
+    configs = write_source(tmp_path, SHOP + setting)
+    sales = pd.read_csv(tmp_path / "exports" / "sales.csv")
+    sales.loc[sales["id"] == "a", "amount"] = 0.0  # a customer whose orders were all free
+    sales.to_csv(tmp_path / "exports" / "sales.csv", index=False)
+
+    report = validate_source(settings, "shop", AS_OF, configs)
+
+    assert report.ok, report.blocking
+    warning = next(w for w in report.warnings if "amount 0" in w)
+    orders = open_tables(connect(), settings.paths.clean).orders.execute()
+    bought = set(orders["customer_id"])
+    if setting:
+        assert "counted as purchases" in warning
+        assert bought == {"a", "b"}
+    else:
+        assert "zero_amounts: purchase" in warning
+        assert bought == {"b"}
