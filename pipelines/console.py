@@ -125,3 +125,33 @@ def step(title: str, fn: Callable[[], T]) -> T:
         result = fn()
     console.print(f"[green]✓[/] {title} [dim]({time.perf_counter() - start:.1f} s)[/]")
     return result
+
+
+Tick = Callable[[int, int, float], None]  # (done, total, best so far)
+
+
+def counted(title: str, total: int, fn: Callable[[Tick], T]) -> T:
+    """Run a step of `total` trials under a progress bar (n/N, best so far), then report its wall time."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    start = time.perf_counter()
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[best]}"),
+    )
+    with (
+        Progress(*columns, TimeElapsedColumn(), console=_rich_console(), transient=True) as bar,
+        warnings.catch_warnings(),
+    ):
+        if not state.verbose:
+            warnings.simplefilter("ignore", DeprecationWarning)
+        task = bar.add_task(title, total=total, best="")
+
+        def tick(done: int, of: int, best: float) -> None:
+            bar.update(task, completed=done, total=of, best=f"best validation log loss {best:.4f}")
+
+        result = fn(tick)
+    console.print(f"[green]✓[/] {title} [dim]({time.perf_counter() - start:.1f} s)[/]")
+    return result

@@ -41,7 +41,7 @@ from training.grade import Grade, churn_grade, stage_grade
 from training.recovery import recover
 from training.registry import Artifacts, Registered, log_and_register, tracked_run
 from training.split import NotEnoughHistory
-from training.tune import tune
+from training.tune import Progress, Tuned, tune
 
 log = logging.getLogger(__name__)
 MODEL_NAME = {"churn": CHURN_MODEL, "stage": STAGE_MODEL}
@@ -61,6 +61,7 @@ class TrainResult:
     seconds: dict[str, float]  # wall time of each phase: data, fit, evaluate, register
     best_iteration: int = 0
     split: str = ""  # which split was used and why
+    tuning: str = ""  # with --tune: whether the tuned or the configured parameters were kept
 
 
 @dataclass(frozen=True)
@@ -268,7 +269,9 @@ def _check_metrics(
     return out
 
 
-def train_task(clean_dir: Path, settings: Settings, task: Task, tune_trials: int = 0) -> TrainResult:
+def train_task(
+    clean_dir: Path, settings: Settings, task: Task, tune_trials: int = 0, progress: Progress | None = None
+) -> TrainResult:
     """Build the out-of-time training set for a task, fit LightGBM, evaluate, log and register it."""
     clock = Clock()
     recover(connect(settings), settings)  # what an earlier training killed with -9 left behind
@@ -292,11 +295,12 @@ def train_task(clean_dir: Path, settings: Settings, task: Task, tune_trials: int
     name = MODEL_NAME[task]
     clock.lap("data")
     with tracked_run(settings, name) as client:
-        overrides = (
-            tune(inputs, xy["train"], xy["valid"], settings.training, n_classes, tune_trials)
-            if tune_trials
-            else None
-        )
+        tuned: Tuned | None = None
+        if tune_trials:
+            tuned = tune(
+                inputs, xy["train"], xy["valid"], settings.training, n_classes, tune_trials, progress
+            )
+        overrides = tuned.params if tuned is not None and tuned.improved else None
         booster = fit_booster(inputs, xy["train"], xy["valid"], settings.training, n_classes, overrides)
         clock.lap("fit")
         proba = _predict(booster, xy["test"][0])
@@ -315,6 +319,8 @@ def train_task(clean_dir: Path, settings: Settings, task: Task, tune_trials: int
         tags = _lineage(clean_dir, settings, task, frame, split) | {"grade": grade.letter}
         if calibration is not None:
             tags["calibration"] = calibration.method
+        if tuned is not None:
+            tags["tuning"] = tuned.describe()
         tags["fit_rows"] = str(fit_rows(len(xy["train"][1]), settings.training))
         rows = {k: len(p) for k, p in parts.items()}
         artifacts = Artifacts(
@@ -347,7 +353,15 @@ def train_task(clean_dir: Path, settings: Settings, task: Task, tune_trials: int
     clock.lap("register")
     log.info("%s model: %s on %s rows in %s", task, result.metrics, rows, clock.laps)
     return TrainResult(
-        task, result.metrics, registered, rows, grade, clock.laps, booster.best_iteration, split.describe()
+        task,
+        result.metrics,
+        registered,
+        rows,
+        grade,
+        clock.laps,
+        booster.best_iteration,
+        split.describe(),
+        tuned.describe() if tuned is not None else "",
     )
 
 

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 import typer
 
 from pipelines.cli.options import Task, TaskArg
-from pipelines.console import console, friendly_errors, state, step
+from pipelines.console import console, counted, friendly_errors, state, step
 
 commands = typer.Typer()
 
@@ -81,11 +81,21 @@ def train(
             chosen["test_from"] = test_from.date()
         training = state.settings.training.model_copy(update=chosen)
         settings = state.settings.model_copy(update={"training": training})
-        result = step(
-            f"training the {task} model" + (f" ({tune} tuning trials)" if tune else ""),
-            lambda: train_task(settings.paths.clean, settings, task, tune_trials=tune),
-        )
+        if tune:
+            result = counted(
+                f"training the {task} model, tuning",
+                tune,
+                lambda tick: train_task(
+                    settings.paths.clean, settings, task, tune_trials=tune, progress=tick
+                ),
+            )
+        else:
+            result = step(
+                f"training the {task} model", lambda: train_task(settings.paths.clean, settings, task)
+            )
         console.print(f"  {result.split}")
+        if result.tuning:
+            console.print(f"  {result.tuning}")
         role = (
             "champion (no version served before)"
             if result.registered.champion

@@ -133,7 +133,10 @@ def scratch_tracking(settings):
         yield client
 
 
-def test_tuning_runs_nested_trials_and_returns_parameters(scratch_tracking):
+@pytest.mark.parametrize("learning_rate", [0.0001, 0.1])
+def test_tuning_reports_progress_and_keeps_the_configured_parameters_unless_beaten(
+    scratch_tracking, learning_rate
+):
     import mlflow
 
     from training.tune import tune
@@ -142,11 +145,21 @@ def test_tuning_runs_nested_trials_and_returns_parameters(scratch_tracking):
     x = rng.normal(size=(600, 3))
     y = (x[:, 0] + rng.normal(0, 0.5, 600) > 0).astype(np.int64)
     inputs = ModelInputs("svc", ("a", "b", "c"))
-    cfg = Training(num_boost_round=20, early_stopping_rounds=5, lightgbm={"num_threads": 1})
+    lightgbm = {"num_threads": 1, "learning_rate": learning_rate, "num_leaves": 7, "min_data_in_leaf": 20}
+    cfg = Training(num_boost_round=20, early_stopping_rounds=5, lightgbm=lightgbm)
+    seen: list[tuple[int, int, float]] = []
     with mlflow.start_run() as parent:
-        best = tune(inputs, (x[:400], y[:400]), (x[400:], y[400:]), cfg, 2, trials=3)
-    assert {"learning_rate", "num_leaves", "min_data_in_leaf"} <= set(best)
+        tuned = tune(inputs, (x[:400], y[:400]), (x[400:], y[400:]), cfg, 2, 3, lambda *a: seen.append(a))
     runs = mlflow.search_runs(filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
-    assert len(runs) == 3 and runs["metrics.valid_log_loss"].notna().all()
+    assert len(runs) == 4 and runs["metrics.valid_log_loss"].notna().all()  # configured + 3 trials
+    assert [(n, total) for n, total, _ in seen] == [(1, 3), (2, 3), (3, 3)]
+    losses = runs.set_index("tags.mlflow.runName")["metrics.valid_log_loss"]
+    assert seen[-1][2] == pytest.approx(losses.min())  # best so far includes the configured fit
+    assert tuned.default_loss == pytest.approx(losses["configured"])
+    if tuned.improved:  # a learning rate of 1e-4 barely moves in 20 rounds: any trial beats it
+        assert tuned.loss < tuned.default_loss and {"learning_rate", "num_leaves"} <= set(tuned.params)
+    else:
+        assert tuned.loss == tuned.default_loss and "kept" in tuned.describe()
+    assert tuned.improved == (learning_rate == 0.0001)
     with pytest.raises(ValueError, match="at least one trial"):
         tune(inputs, (x, y), (x, y), cfg, 2, trials=0)

@@ -116,3 +116,16 @@ def test_a_weak_first_version_waits_as_challenger_until_promoted_on_purpose(sett
         later = _version(client, "next_stage", "A")
         assert not give_aliases(client, "next_stage", later)
         assert aliases(client, "next_stage") == (good, later)
+
+
+def test_cli_tune_says_whether_the_tuned_parameters_were_kept(trained_copy):
+    """`journey train --tune N`: N trials after the configured fit, and a line that says which won
+    (the progress bar itself is transient; the run's tag holds the same sentence)."""
+    result = CliRunner().invoke(app, ["-c", str(trained_copy.config), "train", "stage", "--tune", "2"])
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.output.splitlines() if "validation log loss" in x)
+    assert line.strip().startswith(("tuned:", "configured parameters kept"))
+    client = connect(trained_copy.settings)
+    experiment = client.get_experiment_by_name(trained_copy.settings.mlflow.experiment)
+    tags = [r.data.tags.get("tuning") for r in client.search_runs([experiment.experiment_id])]
+    assert [t for t in tags if t] == [line.strip()]
