@@ -23,6 +23,8 @@ METRIC_ROWS = {
         ("baseline: BG/NBD P(alive) ROC AUC", "baseline_bgnbd_p_alive_roc_auc"),
         ("baseline: best 'no purchase for N days' rule, F1", "baseline_rule_f1"),
         ("model at the rule's volume, F1", "model_at_rule_volume_f1"),
+        ("cohort check (earlier cutoff, unseen customers): ROC AUC", "check_roc_auc"),
+        ("cohort check: ECE", "check_ece"),
     ],
     "stage": [
         ("accuracy", "accuracy"),
@@ -33,6 +35,7 @@ METRIC_ROWS = {
         ("baseline: stays in stage, macro-F1", "baseline_stay_macro_f1"),
         ("baseline: Markov, macro-F1", "baseline_markov_macro_f1"),
         ("baseline: Markov, lead conversion ROC AUC", "baseline_markov_conversion_roc_auc"),
+        ("cohort check (earlier cutoff, unseen customers): accuracy", "check_accuracy"),
     ],
 }
 

@@ -94,7 +94,8 @@ def _mlflow_state(settings: Settings) -> dict[str, object]:
 @pytest.mark.slow
 def test_a_short_history_with_a_long_window_trains_in_cohort_mode(tmp_path: Path):
     """18 months of purchases and a 9-month churn window: auto picks a cohort, training runs and
-    says so, and the model is scored on an earlier cutoff's unseen customers."""
+    says so (with 18 months no earlier cutoff's 9-month window closes by the cohort date, so
+    there is no out-of-time check)."""
     from pipelines.steps import build, validate_data
     from synthetic.generate import generate_tables
     from training.train import train_task
@@ -118,6 +119,7 @@ def test_a_short_history_with_a_long_window_trains_in_cohort_mode(tmp_path: Path
     assert result.split.startswith("cohort split at") and "rolling cutoffs do not fit" in result.split
     assert result.metrics["roc_auc"] > 0.6
     assert result.rows["train"] == pytest.approx(3 * result.rows["test"], rel=0.02)
+    assert not any(k.startswith("check_") for k in result.metrics)  # no earlier cutoff's window closes by T
 
 
 def _cohort_settings(settings: Settings) -> Settings:
@@ -135,3 +137,17 @@ def test_the_cohort_draw_does_not_depend_on_the_row_order():
     one = split_rows(frame, split, "churn", 7)
     other = split_rows(frame.sample(frac=1, random_state=2), split, "churn", 7)
     pd.testing.assert_frame_equal(one, other)
+
+
+def test_the_cli_shows_the_cohort_check_beside_the_test_figures():
+    from pipelines.summaries import metrics_table
+
+    m = {"roc_auc": 0.8, "check_roc_auc": 0.7712, "check_ece": 0.0213, "check_accuracy": 0.9}
+    shown = dict(zip(*(c._cells for c in metrics_table("churn", m).columns), strict=True))
+    assert shown["cohort check (earlier cutoff, unseen customers): ROC AUC"] == "0.771"
+    assert shown["cohort check: ECE"] == "0.021"
+    stage = dict(zip(*(c._cells for c in metrics_table("stage", m).columns), strict=True))
+    assert stage["cohort check (earlier cutoff, unseen customers): accuracy"] == "0.900"
+    assert "cohort check: ECE" not in dict(
+        zip(*(c._cells for c in metrics_table("churn", {"roc_auc": 0.8}).columns), strict=True)
+    )
