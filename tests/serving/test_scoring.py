@@ -148,3 +148,21 @@ def test_encoding_maps_unknown_levels_to_missing_and_round_trips():
     assert np.isnan(x[1]).all()
     assert np.isnan(x[2, 1])
     assert ModelInputs.from_metadata(inputs.to_metadata()) == inputs
+
+
+def test_the_api_recommends_the_action_of_the_customers_stage_tier_and_main_reason(trained):
+    from core.config import choose_action
+    from serving.batch import active, load_scorer, newest_features
+
+    scorer = load_scorer(trained.settings)
+    feats = active(newest_features(trained.settings))
+    rows = feats.sort_values("days_since_last_purchase", ascending=False).head(60).reset_index(drop=True)
+    ids, as_of = rows["customer_id"].tolist(), rows["event_timestamp"].tolist()
+    scores = scorer.scores(ids, rows, [True] * len(rows), as_of, 1)
+    tiers = {s.risk_tier for s in scores}
+    assert len(tiers) >= 2  # the long-lapsed and the recent ones: the tier matters here
+    for s in scores:
+        family = scorer.catalog[s.top_reasons[0].feature].family
+        chosen = choose_action(trained.settings.actions, s.current_stage, s.risk_tier, family)
+        assert chosen is not None and s.recommended_action == chosen.action
+        assert s.risk_tier == "low" or "referral" not in s.recommended_action.lower()
