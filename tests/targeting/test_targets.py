@@ -487,3 +487,30 @@ def test_ranking_by_uplift_needs_a_model_then_ranks_by_uplift_x_value(trained_co
     assert bad.exit_code == 2 and "'luck' is not one of 'value', 'uplift'" in " ".join(
         bad.output.replace("│", " ").split()
     )
+
+
+def test_the_out_of_time_check_ranks_as_the_list_does_so_it_cannot_say_contact_nobody_beside_it():
+    from targeting.targets import out_of_time_check
+
+    # 40 likely churners worth 4 each (a contact costs 2 and keeps 20%: each loses money), then two
+    # customers worth 200: ranked by churn probability alone, no cut-off pays; by net saving it does
+    p = np.r_[np.full(40, 0.9), 0.4, 0.3]
+    value = np.r_[np.full(40, 4.0), 200.0, 200.0]
+    test = pd.DataFrame(
+        {
+            "customer_id": [f"t{i}" for i in range(42)],
+            "current_stage": "retention",
+            "spend_365d": value * 365 / 90,
+            "churned": np.r_[np.ones(41), 0.0],
+            "churn_probability": p,
+        }
+    )
+    success, cost = np.full(42, 0.2), np.full(42, 2.0)
+    by_probability = cost_threshold(p, test["churned"].to_numpy(), value, success, cost)
+    assert np.isinf(by_probability.threshold)  # what the summary used to print: "contact nobody"
+    listed = pd.DataFrame({NET: [14.0, 10.0]})
+    check = out_of_time_check(Settings(actions=ACTIONS), Filters(min_probability=0.25), listed, test)
+    assert check["listed_by_rule"] == 2 and check["expected_net"] == pytest.approx(24.0)
+    assert check["realised_net"] == pytest.approx(200 * 0.2 - 2 - 2)
+    assert check["best_cutoff"] == pytest.approx(14.0) and check["best_contacted"] == 1
+    assert check["listed_now_above_best_cutoff"] == 1
