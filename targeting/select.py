@@ -1,8 +1,8 @@
-"""Retention targeting: expected value saved, filters, selection within a budget, cost-aware threshold.
+"""Retention targeting: actions by stage and tier, net value saved, filters, selection, why it stopped.
 
 Pure functions of scored frames and the actions table; targeting/targets.py wires them to the
-models and files. The ranking score is a parameter (`Score`): expected value saved by default, an
-uplift-based score can replace it without touching the selection.
+models and files. The ranking score is a parameter (`Score`): expected value saved net of the
+contact cost by default, an uplift-based score can replace it without touching the selection.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ class TargetingError(ValueError):
 
 
 def net_value_saved(frame: pd.DataFrame) -> np.ndarray:
-    """Churn probability x value x the action's success rate, minus its contact cost."""
+    """Expected value saved, net: churn probability x value x the action's success rate, minus its cost."""
     p = frame["churn_probability"].to_numpy(dtype=np.float64)
     value = frame["customer_value"].to_numpy(dtype=np.float64)
     return p * value * frame["success_rate"].to_numpy() - frame["action_cost"].to_numpy()
