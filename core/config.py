@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -175,23 +176,37 @@ class RiskTiers(Frozen):
         return self
 
 
+Tier = Literal["high", "medium", "low"]
+TIERS: tuple[Tier, ...] = ("high", "medium", "low")
+
+
 class Action(Frozen):
-    """A retention action for a stage (and optionally the family of the main reason), with its economics.
+    """A retention action for a stage, optionally a risk tier and the family of the main reason.
 
     `success_rate` is the share of contacted would-be churners the action retains; `cost` is paid per
     contact whether or not it works; `channel` says how the customer is reached, when known.
+    `risk_tier` None means every tier; `reason_family` None makes it a default (see `choose_action`).
     """
 
     stage: str
+    risk_tier: Tier | None = None
     reason_family: str | None = None
     action: str
     success_rate: float
     cost: float
     channel: str | None = None
 
+    @property
+    def key(self) -> str:
+        """How an error names this row of configs/actions.yaml."""
+        parts = [f"stage {self.stage}"]
+        parts += [f"risk tier {self.risk_tier}"] if self.risk_tier else []
+        parts += [f"reason family {self.reason_family}"] if self.reason_family else []
+        return ", ".join(parts)
+
     @model_validator(mode="after")
     def _economics(self) -> Action:
-        where = f"actions: stage {self.stage!r}" + (f", {self.reason_family}" if self.reason_family else "")
+        where = f"actions: {self.key}"
         if not 0.0 <= self.success_rate <= 1.0:
             raise ValueError(f"{where}: success_rate must be between 0 and 1, got {self.success_rate}")
         if self.cost < 0:
@@ -199,10 +214,57 @@ class Action(Frozen):
         return self
 
 
-def stages_without_action(actions: tuple[Action, ...], stages: tuple[str, ...]) -> list[str]:
-    """The stages among `stages` that have no default action (one without reason_family)."""
-    covered = {a.stage for a in actions if a.reason_family is None}
-    return [s for s in stages if s not in covered]
+def choose_action(
+    actions: Sequence[Action], stage: str | None, tier: str | None, family: str | None
+) -> Action | None:
+    """The action for a customer: the most specific row of the table that applies, first on a tie.
+
+    A row applies when its stage is the customer's, its risk tier is theirs or unset, and its
+    reason family is that of their main reason or unset. A row naming the reason family is more
+    specific than one naming the tier: the tier sets the default (a likely churner is not offered
+    a referral bonus), the main reason refines it. Prospects have no tier: only rows without one.
+    """
+    fits = [
+        a
+        for a in actions
+        if a.stage == stage and a.risk_tier in (tier, None) and a.reason_family in (family, None)
+    ]
+    if not fits:
+        return None
+    return max(fits, key=lambda a: (a.reason_family is not None, a.risk_tier is not None))
+
+
+def missing_actions(actions: Sequence[Action], stages: Sequence[str] = ACTIVE_STAGES) -> list[str]:
+    """The "stage x tier" pairs among `stages` with no default action (one without reason_family)."""
+    return [
+        f"{stage} x {tier}"
+        for stage in stages
+        for tier in TIERS
+        if choose_action(actions, stage, tier, None) is None
+    ]
+
+
+def _check_actions(actions: Sequence[Action]) -> None:
+    """Known stages, tiers only where churn is scored, no row twice, a default for every stage x tier."""
+    seen: set[tuple[str, str | None, str | None]] = set()
+    for a in actions:
+        if a.stage not in STAGES:
+            raise ValueError(f"actions: unknown stage {a.stage!r}; known: {', '.join(STAGES)}")
+        if a.risk_tier and a.stage not in ACTIVE_STAGES:
+            raise ValueError(
+                f"actions: {a.key}: only active buyers ({', '.join(ACTIVE_STAGES)}) have a churn risk "
+                "tier; remove risk_tier from this row"
+            )
+        if (a.stage, a.risk_tier, a.reason_family) in seen:
+            raise ValueError(f"actions: {a.key} appears twice; keep one row per combination")
+        seen.add((a.stage, a.risk_tier, a.reason_family))
+    missing = missing_actions(actions)
+    if missing:
+        raise ValueError(
+            f"actions: no default action for {', '.join(missing)} (stage x risk tier): every active "
+            f"stage needs, for each risk tier ({', '.join(TIERS)}), a row without reason_family whose "
+            "risk_tier is that tier or unset; `journey targets` needs its cost and success rate"
+        )
 
 
 class Targeting(Frozen):
@@ -219,12 +281,14 @@ class ReasonTemplate(Frozen):
 
     `text` is a Python format string over the customer's features by name (e.g.
     "{days_since_last_purchase:.0f}"); it applies only when every field it names is known and the
-    `min`/`max` bounds (feature -> value) hold.
+    `min`/`max` bounds (feature -> value) hold. With `missing` it applies only when the reason's own
+    feature is unknown (never recorded, or null in a request), and may not quote it.
     """
 
     text: str
     min: dict[str, float] = Field(default_factory=dict)
     max: dict[str, float] = Field(default_factory=dict)
+    missing: bool = False
 
 
 class Serving(Frozen):
@@ -261,15 +325,8 @@ class Settings(Frozen):
 
     @model_validator(mode="after")
     def _actions_cover_stages(self) -> Settings:
-        for action in self.actions:
-            if action.stage not in STAGES:
-                raise ValueError(f"actions: unknown stage {action.stage!r}; known: {STAGES}")
-        missing = stages_without_action(self.actions, ACTIVE_STAGES) if self.actions else []
-        if missing:
-            raise ValueError(
-                f"actions: no default action (one without reason_family) for the active stage(s) "
-                f"{', '.join(missing)}: `journey targets` needs a cost and success rate for every customer"
-            )
+        if self.actions:
+            _check_actions(self.actions)
         return self
 
     def with_paths(self, **paths: Path) -> Settings:

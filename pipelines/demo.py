@@ -26,7 +26,8 @@ def run_demo(settings: Settings, config: Path, customers: int, seed: int) -> Non
         lambda: generate_tables(customers, seed, DEMO_START, DEMO_END),
     )
     write_tables(tables, settings.paths.data)
-    run_pipeline(settings, pd.Timestamp(DEMO_END, tz="UTC"), capacity=100)
+    # every customer worth contacting: a value-ranked top 100 would hold only the big spenders
+    run_pipeline(settings, pd.Timestamp(DEMO_END, tz="UTC"), capacity=customers)
     listed = pd.read_csv(settings.paths.outputs_dir / "targets.csv", dtype={"customer_id": str})
     ids = [*listed["customer_id"].head(2).tolist(), "NO_SUCH_CUSTOMER"]
     answer = _call_service(settings, config, ids)

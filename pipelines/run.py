@@ -38,7 +38,7 @@ def run_pipeline(settings: Settings, as_of: pd.Timestamp | None, capacity: int) 
         console.print(metrics_table(task, result.metrics))
     step("batch scoring", lambda: score_all(settings))
     listed = step(
-        f"ranking the best {capacity} customers by expected value saved",
+        f"ranking customers by expected net value saved (at most {capacity:,})",
         lambda: build_targets(settings, Request(capacity=capacity)),
     )
     print_targets(listed.summary, listed.paths)

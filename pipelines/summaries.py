@@ -55,29 +55,37 @@ def metrics_table(task: str, m: dict[str, float]) -> Table:
 
 
 def print_targets(summary: dict[str, Any], paths: list[Path]) -> None:
-    """What the list is expected to save, and the cost-aware threshold beside it."""
+    """The list's size, cost, expected saving gross and net, why it stopped, and the out-of-time check."""
     s = summary
+    floor = s["filters"]["min_probability"]
     console.print(
-        f"  {s['customers_scored']:,} active customers scored ({s['customers_eligible']:,} pass the filters;"
-        f" value: {s['value_method']}); {s['selected']:,} selected"
+        f"  {s['customers_scored']:,} active customers scored ({s['customers_eligible']:,} pass the filters,"
+        f" risk floor {floor:.2f}; value: {s['value_method']}); {s['selected']:,} listed"
     )
     console.print(
-        f"  contact cost {s['total_cost']:,.2f}, expected value saved {s['expected_value_saved']:,.2f},"
-        f" net {s['net_expected_value_saved']:,.2f}"
+        f"  contact cost {s['total_cost']:,.2f}; expected value saved: gross "
+        f"{s['expected_value_saved_gross']:,.2f}, net {s['expected_value_saved_net']:,.2f}"
     )
-    for key in ("by_stage", "by_tier"):
+    console.print(f"  stopped by {s['stopped_because']}")
+    for key in ("by_stage", "by_tier", "by_action"):
         parts = ", ".join(f"{k} {v['customers']} (net {v['net']:,.0f})" for k, v in s[key].items())
         console.print(f"  {key.replace('_', ' ')}: {parts or 'none'}")
-    console.print(f"  cost-aware threshold: {_threshold_line(s['cost_aware_threshold'])}")
+    console.print(f"  out of time: {_check_line(s['out_of_time_check'])}")
     console.print("  -> " + ", ".join(str(p) for p in paths))
 
 
-def _threshold_line(t: dict[str, Any]) -> str:
+def _check_line(t: dict[str, Any]) -> str:
+    """The list's rule replayed on the out-of-time test rows (targeting.targets.out_of_time_check)."""
     if "skipped" in t:
         return f"skipped ({t['skipped']})"
-    cut = "contact nobody" if t["threshold"] is None else f"churn probability >= {t['threshold']:.3f}"
+    rule = (
+        f"on {t['rows']:,} test rows above the risk floor, the same rule listed {t['listed_by_rule']:,}, "
+        f"expected to save {t['expected_net']:,.0f} net; it would have saved {t['realised_net']:,.0f}"
+    )
+    if t["best_cutoff"] is None:
+        return f"{rule}. No cut-off saved money there: check the actions' success rates and costs"
     return (
-        f"{cut}; on {t['rows']:,} out-of-time test rows it saves {t['saving_vs_nobody']:,.0f} vs "
-        f"contacting nobody and {t['saving_vs_everyone']:,.0f} vs everyone; "
-        f"{t['customers_above_now']:,} customers are above it now"
+        f"{rule}. Best cut-off there: expected net saving >= {t['best_cutoff']:,.2f} "
+        f"({t['best_contacted']:,} contacts, {t['best_saving_vs_nobody']:,.0f} saved); "
+        f"{t['listed_now_above_best_cutoff']:,} of today's list are above it"
     )

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.config import Action, ReasonTemplate, Settings
+from core.config import Action, ReasonTemplate, Settings, choose_action
 from core.schema import ACTIVE_STAGES, STAGES
 from features.catalog import Feature, by_name
 from serving.artifact import PROBABILITY_DIGITS
@@ -38,12 +38,12 @@ def risk_tiers(p: np.ndarray, high: float, medium: float) -> np.ndarray:
     return np.where(p >= high, "high", np.where(p >= medium, "medium", "low"))
 
 
-def pick_action(actions: Sequence[Action], stage: str | None, family: str | None) -> str | None:
-    """The most specific action for (stage, family of the main reason), else the stage's default."""
-    exact = [a for a in actions if a.stage == stage and a.reason_family == family]
-    default = [a for a in actions if a.stage == stage and a.reason_family is None]
-    match = exact or default
-    return match[0].action if match else None
+def pick_action(
+    actions: Sequence[Action], stage: str | None, tier: str | None, family: str | None
+) -> str | None:
+    """The action for (stage, risk tier, family of the main reason): core.config.choose_action."""
+    chosen = choose_action(actions, stage, tier, family)
+    return chosen.action if chosen else None
 
 
 def _fmt(value: Any) -> str:
@@ -66,11 +66,37 @@ def _fields(template: ReasonTemplate) -> set[str]:
     return quoted | set(template.min) | set(template.max)
 
 
-def _fits(template: ReasonTemplate, values: Mapping[str, Any]) -> bool:
-    if not all(_known(values.get(f)) for f in _fields(template)):
+def _fits(template: ReasonTemplate, name: str, values: Mapping[str, Any]) -> bool:
+    if template.missing and _known(values.get(name)):
+        return False
+    fields = _fields(template) - ({name} if template.missing else set())
+    if not all(_known(values.get(f)) for f in fields):
         return False
     low = all(values[f] >= bound for f, bound in template.min.items())
     return low and all(values[f] <= bound for f, bound in template.max.items())
+
+
+def templated_sentence(
+    name: str, value: Any, templates: Sequence[ReasonTemplate], row: Callable[[str], Any] | None = None
+) -> str | None:
+    """The first of `templates` that fits the customer's values, filled in; None when none fits.
+
+    `row` looks up any other feature of the same customer (templates may quote several).
+    """
+    fields = {name}.union(*(_fields(t) for t in templates))
+    values = {f: _plain(value if f == name else row(f) if row else None) for f in fields}
+    for template in templates:
+        if _fits(template, name, values):
+            return template.text.format(**values)
+    return None
+
+
+def attribute_sentence(feature: Feature, value: Any) -> str:
+    """A declared attribute in words: "Customer with region north" (the user names the attributes,
+    so no template can be shipped for them)."""
+    if not _known(value):
+        return f"Customer with no {feature.description} recorded"
+    return f"Customer with {feature.description} {_fmt(value)}"
 
 
 def reason_sentence(
@@ -80,16 +106,13 @@ def reason_sentence(
     templates: Sequence[ReasonTemplate] = (),
     row: Callable[[str], Any] | None = None,
 ) -> str:
-    """The first configured template that fits the customer's values, else "<meaning>: <value>".
-
-    `row` looks up any other feature of the same customer (templates may quote several).
-    """
-    if templates:
-        fields = set().union(*(_fields(t) for t in templates))
-        values = {f: _plain(value if f == name else row(f) if row else None) for f in fields}
-        for template in templates:
-            if _fits(template, values):
-                return template.text.format(**values)
+    """The first configured template that fits, else a declared attribute's sentence, else the
+    bare "<meaning>: <value>" (every catalog feature has templates: a test keeps it so)."""
+    sentence = templated_sentence(name, value, templates, row) if templates else None
+    if sentence is not None:
+        return sentence
+    if feature is not None and feature.family == "demographic" and feature.window == "static":
+        return attribute_sentence(feature, value)
     meaning = feature.description if feature else name.replace("_", " ")
     if not _known(value):
         return f"{meaning.capitalize()}: none recorded"
@@ -241,7 +264,7 @@ class Scorer:
             buyer = np.isin(np.asarray(current, dtype=object), ACTIVE_STAGES)
             conversion = np.round(conversion_probability(pred.stage), PROBABILITY_DIGITS).tolist()
             versions = self.versions
-            actions: dict[tuple[Any, str | None], str | None] = {}
+            actions: dict[tuple[Any, str, str | None], str | None] = {}
             for j, i in enumerate(rows):
                 if not buyer[j]:
                     out[i] = self._prospect(ids[i], stale, i, as_of[i], current[j], probabilities[j])
@@ -251,9 +274,9 @@ class Scorer:
                     continue
                 main = reasons[j][0].feature if reasons[j] else None
                 family = self.catalog[main].family if main in self.catalog else None
-                key = (current[j], family)
+                key = (current[j], fields["risk_tier"][j], family)
                 if key not in actions:
-                    actions[key] = pick_action(self.settings.actions, current[j], family)
+                    actions[key] = pick_action(self.settings.actions, *key)
                 out[i] = CustomerScore(
                     customer_id=ids[i],
                     status="stale" if stale is not None and stale[i] else "ok",
@@ -277,7 +300,7 @@ class Scorer:
             as_of=as_of,
             current_stage=stage,
             next_stage_probabilities=dict(zip(STAGES, probabilities, strict=True)),
-            recommended_action=pick_action(self.settings.actions, stage, None),
+            recommended_action=pick_action(self.settings.actions, stage, None, None),
             note=NOTES.get(stage, PROSPECT_NOTE),
             models=self.versions,
         )

@@ -1,23 +1,23 @@
-"""Retention targeting: expected value saved, filters, selection within a budget, cost-aware threshold.
+"""Retention targeting: actions by stage and tier, net value saved, filters, selection, why it stopped.
 
 Pure functions of scored frames and the actions table; targeting/targets.py wires them to the
-models and files. The ranking score is a parameter (`Score`): expected value saved by default, an
-uplift-based score can replace it without touching the selection.
+models and files. The ranking score is a parameter (`Score`): expected value saved net of the
+contact cost by default, an uplift-based score can replace it without touching the selection.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from core.config import Action, stages_without_action
+from core.config import TIERS, Action, choose_action, missing_actions
 from core.schema import ACTIVE_STAGES
 
 Score = Callable[[pd.DataFrame], np.ndarray]
-TIERS = ("high", "medium", "low")
 ACTION_COLUMNS = ("recommended_action", "success_rate", "action_cost", "contact_channel")
 MAX_LISTED = 20  # valid values quoted in an error message
 
@@ -26,14 +26,14 @@ class TargetingError(ValueError):
     """Targeting input that cannot give a list: a budget, a filter or the actions table."""
 
 
-def expected_value_saved(frame: pd.DataFrame) -> np.ndarray:
-    """Churn probability x value x the action's success rate, minus its contact cost."""
+def net_value_saved(frame: pd.DataFrame) -> np.ndarray:
+    """Expected value saved, net: churn probability x value x the action's success rate, minus its cost."""
     p = frame["churn_probability"].to_numpy(dtype=np.float64)
     value = frame["customer_value"].to_numpy(dtype=np.float64)
     return p * value * frame["success_rate"].to_numpy() - frame["action_cost"].to_numpy()
 
 
-def uplift_value_saved(frame: pd.DataFrame) -> np.ndarray:
+def uplift_net_value_saved(frame: pd.DataFrame) -> np.ndarray:
     """Uplift (the churn probability a contact removes, from `journey uplift`) x value, minus the cost.
 
     The uplift model learned what the campaigns' contacts changed, so no success rate is applied.
@@ -51,23 +51,37 @@ def _action_row(a: Action) -> dict[str, object]:
     }
 
 
-def stage_actions(actions: Sequence[Action], stages: Sequence[str] = ACTIVE_STAGES) -> pd.DataFrame:
-    """Each stage's default action (no reason family) with its economics, indexed by stage."""
-    missing = stages_without_action(tuple(actions), tuple(stages))
+def default_actions(actions: Sequence[Action], stages: Sequence[str] = ACTIVE_STAGES) -> pd.DataFrame:
+    """The default action (no reason family) of each stage x risk tier, indexed by (stage, tier)."""
+    missing = missing_actions(actions, stages)
     if missing:
         raise TargetingError(
-            f"configs/actions.yaml has no default action for stage(s) {', '.join(missing)}: add one "
-            "without reason_family, with success_rate and cost"
+            f"configs/actions.yaml has no default action for {', '.join(missing)} (stage x risk tier): "
+            "add one without reason_family, with success_rate and cost, for that tier or for every tier"
         )
-    rows = {a.stage: _action_row(a) for a in reversed(actions) if a.reason_family is None}
-    return pd.DataFrame.from_dict(rows, orient="index").loc[list(stages)]
+    rows = {(s, t): _action_row(_default(actions, s, t)) for s in stages for t in TIERS}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def _default(actions: Sequence[Action], stage: str, tier: str) -> Action:
+    chosen = choose_action(actions, stage, tier, None)
+    assert chosen is not None  # missing_actions found none missing
+    return chosen
+
+
+def actions_for(stages: np.ndarray, tiers: np.ndarray, actions: Sequence[Action]) -> pd.DataFrame:
+    """Each row's default action for its stage and risk tier (vectorised: one lookup per pair)."""
+    table = default_actions(actions, tuple(dict.fromkeys(stages)))
+    at = table.index.get_indexer(pd.MultiIndex.from_arrays([stages, tiers]))
+    if (at < 0).any():
+        raise TargetingError(f"unknown risk tier(s) {sorted(set(tiers[at < 0]))}; valid: {', '.join(TIERS)}")
+    return table.iloc[at].reset_index(drop=True)
 
 
 def attach_actions(scores: pd.DataFrame, actions: Sequence[Action]) -> pd.DataFrame:
-    """The scores with each customer's stage default action, its success rate, cost and channel."""
-    table = stage_actions(actions, tuple(dict.fromkeys(scores["current_stage"])))
-    chosen = table.loc[scores["current_stage"].to_numpy()].reset_index(drop=True)
-    return pd.concat([scores.reset_index(drop=True), chosen], axis=1)
+    """The scores with each customer's default action for stage and tier, its success rate, cost, channel."""
+    stages, tiers = scores["current_stage"].to_numpy(), scores["risk_tier"].to_numpy()
+    return pd.concat([scores.reset_index(drop=True), actions_for(stages, tiers, actions)], axis=1)
 
 
 @dataclass(frozen=True)
@@ -77,11 +91,20 @@ class Filters:
     stages: tuple[str, ...] = ()
     tiers: tuple[str, ...] = ()
     where: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    min_probability: float = 0.0  # only customers at least this likely to churn
+    # only customers at least this likely to churn; None: the default risk floor (`with_risk_floor`)
+    min_probability: float | None = None
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.min_probability < 1.0:
+        if self.min_probability is not None and not 0.0 <= self.min_probability < 1.0:
             raise TargetingError(f"--min-probability must be in [0, 1), got {self.min_probability}")
+
+
+def with_risk_floor(filters: Filters, medium: float) -> Filters:
+    """The filters with their risk floor set: by default the medium tier's threshold, so the list
+    holds customers at medium or high risk; none when tiers were chosen explicitly (they decide)."""
+    if filters.min_probability is not None:
+        return filters
+    return replace(filters, min_probability=0.0 if filters.tiers else medium)
 
 
 def parse_where(items: Sequence[str]) -> dict[str, tuple[str, ...]]:
@@ -137,7 +160,7 @@ def filter_mask(scores: pd.DataFrame, features: pd.DataFrame, filters: Filters) 
         keep &= scores["risk_tier"].isin(filters.tiers).to_numpy()
     for name, values in filters.where.items():
         keep &= _matches(features[name], name, values)
-    if filters.min_probability > 0:
+    if filters.min_probability:
         keep &= scores["churn_probability"].to_numpy() >= filters.min_probability
     return keep
 
@@ -162,6 +185,58 @@ def select(
     return ranked
 
 
+StopReason = Literal["budget", "capacity", "risk_floor", "no_positive_saving"]
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Why the list ends where it does, in a word and in a sentence that quotes the counts."""
+
+    reason: StopReason
+    sentence: str
+
+
+def why_stopped(
+    frame: pd.DataFrame,
+    eligible: np.ndarray,
+    floor: np.ndarray,
+    listed: int,
+    score: str,
+    limits: tuple[float | None, int | None, float],
+) -> Stop:
+    """The first limit the list met: budget or capacity while savings remained, else the end of them.
+
+    `eligible`: rows passing every filter; `floor`: rows passing all but the risk floor (a superset);
+    `limits`: the budget, the capacity and the risk floor.
+    """
+    positive = frame[score].to_numpy() > 0
+    more = int((eligible & positive).sum()) - listed
+    budget, capacity, risk_floor = limits
+    if more > 0 and capacity is not None and listed >= capacity:
+        return Stop("capacity", f"the capacity: {listed:,} customers listed; {more:,} more would save money")
+    if more > 0:
+        ranked = frame[eligible & positive].sort_values(score, ascending=False, kind="stable")
+        cost = float(ranked["action_cost"].iloc[listed])
+        return Stop(
+            "budget",
+            f"the budget: the next customer's contact ({cost:,.2f}) would take the cost over "
+            f"{budget or 0:,.2f}; {more:,} more would save money",
+        )
+    below = int((floor & ~eligible & positive).sum())
+    if below:
+        return Stop(
+            "risk_floor",
+            f"the risk floor: every customer with churn probability >= {risk_floor:.2f} and a positive "
+            f"net saving is listed; {below:,} below it have one too (--min-probability 0 lets them in)",
+        )
+    rest = int(eligible.sum()) - listed
+    return Stop(
+        "no_positive_saving",
+        f"no more positive savings: every eligible customer with a positive net saving is listed; "
+        f"the other {rest:,} would cost more than they are expected to save",
+    )
+
+
 def refine_actions(
     selected: pd.DataFrame,
     families: Sequence[str | None],
@@ -174,11 +249,10 @@ def refine_actions(
     The list was chosen with each stage's default action; a switch only ever raises a row's score
     and spends at most the budget left, so every row stays positive and the budget holds.
     """
-    specific = {(a.stage, a.reason_family): _action_row(a) for a in reversed(actions) if a.reason_family}
     out = selected.reset_index(drop=True)
     picks = [
-        specific.get((stage, family or ""))
-        for stage, family in zip(out["current_stage"], families, strict=True)
+        _reason_action(actions, stage, tier, family)
+        for stage, tier, family in zip(out["current_stage"], out["risk_tier"], families, strict=True)
     ]
     alt = out.copy()
     for column in ACTION_COLUMNS:
@@ -194,6 +268,14 @@ def refine_actions(
             spare -= float(extra[i])
     out.loc[take, list(ACTION_COLUMNS)] = alt.loc[take, list(ACTION_COLUMNS)]
     return out
+
+
+def _reason_action(
+    actions: Sequence[Action], stage: str, tier: str, family: str | None
+) -> dict[str, object] | None:
+    """The economics of the main reason's action for this stage and tier, None when only a default fits."""
+    chosen = choose_action(actions, stage, tier, family) if family else None
+    return _action_row(chosen) if chosen is not None and chosen.reason_family else None
 
 
 @dataclass(frozen=True)
@@ -236,22 +318,31 @@ def cost_threshold(
     )
 
 
-def _totals(frame: pd.DataFrame, score: str) -> dict[str, float]:
+GROSS, NET = "expected_value_saved_gross", "expected_value_saved_net"
+
+
+def _totals(frame: pd.DataFrame) -> dict[str, float]:
     cost = float(frame["action_cost"].sum())
-    net = float(frame[score].sum())
-    saved = round(net + cost, 2)
-    return {"customers": len(frame), "cost": round(cost, 2), "saved": saved, "net": round(net, 2)}
+    net = float(frame[NET].sum())
+    gross = round(net + cost, 2)
+    return {"customers": len(frame), "cost": round(cost, 2), "gross": gross, "net": round(net, 2)}
 
 
-def summarize(table: pd.DataFrame, score: str = "expected_value_saved") -> dict[str, object]:
-    """Contacts, cost, expected value saved (before and after cost), overall and by stage and tier."""
-    overall = _totals(table, score)
+def summarize(table: pd.DataFrame) -> dict[str, object]:
+    """Contacts, cost, expected value saved gross (before the contact cost) and net (after it),
+    overall and by stage, risk tier and action."""
+    overall = _totals(table)
+
+    def by(column: str) -> dict[str, dict[str, float]]:
+        return {str(k): _totals(g) for k, g in table.groupby(column, sort=True)}
+
     return {
         "selected": overall["customers"],
         "total_cost": overall["cost"],
-        "expected_value_saved": overall["saved"],
-        "net_expected_value_saved": overall["net"],
+        GROSS: overall["gross"],
+        NET: overall["net"],
         "expected_value_at_risk": round(float(table["expected_value_at_risk"].sum()), 2),
-        "by_stage": {str(k): _totals(g, score) for k, g in table.groupby("current_stage", sort=True)},
-        "by_tier": {str(k): _totals(g, score) for k, g in table.groupby("risk_tier", sort=True)},
+        "by_stage": by("current_stage"),
+        "by_tier": by("risk_tier"),
+        "by_action": by("recommended_action"),
     }

@@ -2,15 +2,17 @@
 
 Scoring, value, ranking and selection are vectorised over all customers; TreeSHAP reasons (about
 a millisecond a row) are computed only for the selected rows. Outputs: targets.csv, targets.xlsx
-and targets_summary.json, each written to a temporary name and renamed once all three are done,
-the summary last: each file is whole, and a summary of this run means its list files are in place
-(a run killed between the renames leaves the old summary; re-run it). docs/reliability.md.
+and targets_summary.json, written together into a new folder `<out>/targets/gen-*` that one link,
+`<out>/targets/current`, then switches to (core.generations): a run killed at any moment leaves
+the old set or the new one, never a mix. `<out>/targets.csv` (and the two others) are links
+through `current`, so the familiar paths always show one complete set. docs/reliability.md.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from core.config import Settings
+from core.generations import CURRENT, new_generation
 from core.registry import connect
 from core.schema import CHAMPION, CHURN_MODEL
 from features.build import TIMESTAMP
@@ -28,24 +31,76 @@ from serving.artifact import PROBABILITY_DIGITS
 from serving.batch import active, load_scorer, newest_features, snapshot_features
 from serving.scoring import Scorer, risk_tiers, run_rate_value
 from targeting.select import (
+    GROSS,
+    NET,
     Filters,
     Score,
+    Stop,
     TargetingError,
+    actions_for,
     attach_actions,
     cost_threshold,
-    expected_value_saved,
     filter_mask,
+    net_value_saved,
     refine_actions,
     select,
-    stage_actions,
     summarize,
-    uplift_value_saved,
+    uplift_net_value_saved,
+    why_stopped,
+    with_risk_floor,
 )
 from targeting.value import compare_methods, customer_value
 
-SCORE = "expected_value_saved"
+SCORE = NET  # the ranking: expected value saved net of the contact cost
 FILES = ("targets.csv", "targets.xlsx", "targets_summary.json")
+SET_FOLDER = "targets"  # <out>/targets/gen-* hold the sets, <out>/targets/current the newest
 TEST_PREDICTIONS = "test_predictions.parquet"
+ColumnKind = Literal["int", "text", "percent", "money"]
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of the target list: its name in the CSV, its heading for people, how to show it."""
+
+    name: str
+    label: str
+    kind: ColumnKind
+
+
+# The list's columns in order: the CSV uses the names, the spreadsheet the labels and kinds.
+# reason_<i> and <model>_model_version columns are described by `column_spec`.
+COLUMNS: tuple[Column, ...] = (
+    Column("rank", "Rank", "int"),
+    Column("customer_id", "Customer", "text"),
+    Column("churn_probability", "Churn probability", "percent"),
+    Column("risk_tier", "Risk tier", "text"),
+    Column("current_stage", "Current stage", "text"),
+    Column("next_stage", "Predicted next stage", "text"),
+    Column("customer_value", "Customer value over the window", "money"),
+    Column("expected_value_at_risk", "Expected value at risk", "money"),
+    Column("uplift", "Uplift (churn probability a contact removes)", "percent"),
+    Column(GROSS, "Expected saving, gross (before contact cost)", "money"),
+    Column(NET, "Expected saving, net (after contact cost)", "money"),
+    Column("recommended_action", "Recommended action", "text"),
+    Column("action_cost", "Contact cost", "money"),
+    Column("success_rate", "Action success rate", "percent"),
+    Column("contact_channel", "Channel", "text"),
+)
+ORDINALS = ("Main", "Second", "Third", "Fourth", "Fifth")
+
+
+def column_spec(name: str) -> Column:
+    """The Column of any list column, including reason_<i> and <model>_model_version."""
+    known = {c.name: c for c in COLUMNS}
+    if name in known:
+        return known[name]
+    if name.startswith("reason_") and name[7:].isdigit():
+        i = int(name[7:])
+        return Column(name, f"{ORDINALS[i - 1]} reason" if i <= len(ORDINALS) else f"Reason {i}", "text")
+    if name.endswith("_model_version"):
+        model = name.removesuffix("_model_version").replace("_", " ")
+        return Column(name, f"{model.capitalize()} model version", "int")
+    return Column(name, name.replace("_", " ").capitalize(), "text")
 
 
 @dataclass(frozen=True)
@@ -66,11 +121,13 @@ class Request:
 
 @dataclass(frozen=True)
 class Ranking:
-    scores: pd.DataFrame  # every active customer: scores, value, stage default action, score
+    scores: pd.DataFrame  # every active customer: scores, value, default action, score
     eligible: int  # customers passing the filters
     selected: pd.DataFrame  # the list, indexed by row of the feature frame
     value_method: str
     capacity: int | None
+    filters: Filters  # as applied: the risk floor resolved
+    stop: Stop  # why the list ends where it does
 
 
 def rank(
@@ -78,7 +135,7 @@ def rank(
     feats: pd.DataFrame,
     settings: Settings,
     request: Request,
-    score: Score = expected_value_saved,
+    score: Score = net_value_saved,
     uplift: np.ndarray | None = None,
 ) -> Ranking:
     """Score, value and rank every row of `feats`; select the list (no reasons yet)."""
@@ -89,10 +146,14 @@ def rank(
     if uplift is not None:
         scores["uplift"] = uplift
     scores[SCORE] = score(scores)
-    mask = filter_mask(scores, feats, request.filters)
+    filters = with_risk_floor(request.filters, settings.serving.risk_tiers.medium)
+    unfloored = filter_mask(scores, feats, Filters(filters.stages, filters.tiers, filters.where, 0.0))
+    mask = filter_mask(scores, feats, filters)
     capacity = request.capacity or (None if request.budget else t.default_capacity)
     selected = select(scores[mask], SCORE, request.budget, capacity)
-    return Ranking(scores, int(mask.sum()), selected, method, capacity)
+    limits = (request.budget, capacity, filters.min_probability or 0.0)
+    stop = why_stopped(scores, mask, unfloored, len(selected), SCORE, limits)
+    return Ranking(scores, int(mask.sum()), selected, method, capacity, filters, stop)
 
 
 def _scores(scorer: Scorer, feats: pd.DataFrame, value: np.ndarray, settings: Settings) -> pd.DataFrame:
@@ -117,7 +178,7 @@ def explain(
     ranking: Ranking,
     settings: Settings,
     budget: float | None,
-    score: Score = expected_value_saved,
+    score: Score = net_value_saved,
 ) -> pd.DataFrame:
     """The selected rows with reasons, the action of their main reason where it pays, ranked."""
     rows = feats.loc[ranking.selected.index].reset_index(drop=True)
@@ -129,6 +190,7 @@ def explain(
     table = refine_actions(ranking.selected, families, settings.actions, score, budget)
     table["next_stage"] = scorer.next_stage(rows)
     table[SCORE] = score(table)
+    table[GROSS] = table[SCORE] + table["action_cost"]
     for i in range(k):
         table[f"reason_{i + 1}"] = [r[i].sentence if len(r) > i else "" for r in reasons]
     table = table.sort_values(SCORE, ascending=False, kind="stable").reset_index(drop=True)
@@ -139,17 +201,14 @@ def explain(
 
 
 def _presented(table: pd.DataFrame, k: int) -> pd.DataFrame:
-    columns = [
-        "rank", "customer_id", "churn_probability", "risk_tier", "current_stage", "next_stage",
-        "customer_value", "expected_value_at_risk", SCORE, *[f"reason_{i + 1}" for i in range(k)],
-        "recommended_action", "action_cost", "success_rate", "contact_channel",
-    ]  # fmt: skip
+    """The list's columns in COLUMNS order, the k reasons before the action, money to cents."""
+    names = [c.name for c in COLUMNS if c.name in table]
+    at = names.index("recommended_action")
     versions = [c for c in table.columns if c.endswith("_model_version")]
-    if "uplift" in table:
-        columns.insert(columns.index(SCORE), "uplift")
-    out = table[columns + versions].copy()
+    reasons = [f"reason_{i + 1}" for i in range(k)]
+    out = table[[*names[:at], *reasons, *names[at:], *versions]].copy()
     out["churn_probability"] = out["churn_probability"].round(PROBABILITY_DIGITS)
-    for money in ("customer_value", "expected_value_at_risk", SCORE, "action_cost"):
+    for money in (c.name for c in COLUMNS if c.kind == "money"):
         out[money] = out[money].astype(float).round(2)
     return out
 
@@ -165,52 +224,79 @@ def champion_test_predictions(settings: Settings) -> pd.DataFrame | None:
     return pd.read_parquet(path)
 
 
-def threshold_report(settings: Settings, scores: pd.DataFrame, test: pd.DataFrame | None) -> dict[str, Any]:
-    """The cost-minimising churn cut-off on the champion's test rows, and who is above it today."""
+def out_of_time_check(
+    settings: Settings, filters: Filters, listed: pd.DataFrame, test: pd.DataFrame | None
+) -> dict[str, Any]:
+    """The list's own rule replayed on the churn champion's out-of-time test rows, whose outcome is known.
+
+    The rows get what today's customers get: tier-aware default actions, the run-rate value, the
+    risk floor and stage filter, the ranking by expected net saving. Reported: what contacting those
+    with a positive expected net saving was expected to save and would have saved (actual churners
+    x value x success rate - cost), and the cut-off on the same ranking that would have saved most
+    (targeting.select.cost_threshold). Ranking and cut-off are one scale, so the check can agree or
+    warn, never point elsewhere (a cut-off on churn probability alone ignored value and cost).
+    """
     if test is None or test.empty:
         return {"skipped": "the churn champion's run has no test_predictions.parquet: retrain it"}
-    terms = stage_actions(settings.actions, tuple(dict.fromkeys(test["current_stage"])))
-    chosen = terms.loc[test["current_stage"].to_numpy()]
+    p = test["churn_probability"].to_numpy(dtype=np.float64)
+    tiers = risk_tiers(p, settings.serving.risk_tiers.high, settings.serving.risk_tiers.medium)
+    terms = actions_for(test["current_stage"].to_numpy(), tiers, settings.actions)
     value = run_rate_value(test, settings.labels.prediction_window_days)
-    t = cost_threshold(
-        test["churn_probability"].to_numpy(dtype=np.float64),
-        test["churned"].to_numpy(dtype=np.float64),
-        value,
-        chosen["success_rate"].to_numpy(dtype=np.float64),
-        chosen["action_cost"].to_numpy(dtype=np.float64),
-    )
-    out = {k: (round(v, 2) if isinstance(v, float) else v) for k, v in asdict(t).items()}
-    out["threshold"] = None if math.isinf(t.threshold) else round(t.threshold, 4)
-    out["customers_above_now"] = int((scores["churn_probability"] >= t.threshold).sum())
-    out["value"] = "run rate (spend_365d x window / 365) of the test rows; stage default actions"
-    return out
+    success, cost = (terms[c].to_numpy(dtype=np.float64) for c in ("success_rate", "action_cost"))
+    churned = test["churned"].to_numpy(dtype=np.float64)
+    expected, realised = p * value * success - cost, churned * value * success - cost
+    keep = p >= (filters.min_probability or 0.0)
+    if filters.stages:
+        keep &= test["current_stage"].isin(filters.stages).to_numpy()
+    rule = keep & (expected > 0)
+    best = cost_threshold(expected[keep], churned[keep], value[keep], success[keep], cost[keep])
+    return {
+        "rows": int(keep.sum()),
+        "listed_by_rule": int(rule.sum()),
+        "expected_net": round(float(expected[rule].sum()), 2),
+        "realised_net": round(float(realised[rule].sum()), 2),
+        "best_cutoff": None if math.isinf(best.threshold) else round(best.threshold, 2),
+        "best_contacted": best.contacted,
+        "best_saving_vs_nobody": round(best.saving_vs_nobody, 2),
+        "best_saving_vs_everyone": round(best.saving_vs_everyone, 2),
+        "listed_now_above_best_cutoff": int((listed[SCORE] >= best.threshold).sum()),
+        "value": "run rate (spend_365d x window / 365) of the test rows; tier-aware default actions",
+    }
 
 
-def atomic_write(writers: dict[Path, Callable[[Path], object]]) -> list[Path]:
-    """Write every file to a temporary name, then rename them all: no half-written output on failure."""
-    temporary: dict[Path, Path] = {}
-    try:
-        for target, write in writers.items():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            temporary[target] = target.with_name(f".{target.stem}.tmp{target.suffix}")
-            write(temporary[target])
-    except BaseException:
-        for tmp in temporary.values():
-            tmp.unlink(missing_ok=True)
-        raise
-    for target, tmp in temporary.items():
-        tmp.replace(target)
-    return list(writers)
+def atomic_write(folder: Path, writers: dict[str, Callable[[Path], object]]) -> list[Path]:
+    """Write every file into a new generation of `folder`/targets, then switch to it in one rename,
+    and link each name from `folder` through `targets/current`: readers of either path see the old
+    complete set or the new one. A failing writer leaves the previous set as it was."""
+    root = folder / SET_FOLDER
+    with new_generation(root) as generation:
+        for name, write in writers.items():
+            write(generation / name)
+    for name in writers:
+        _link(folder / name, Path(SET_FOLDER) / CURRENT / name)
+    return [folder / name for name in writers]
+
+
+def _link(path: Path, target: Path) -> None:
+    """Make `path` a relative symlink to `target` (a file of the older layout is replaced in one rename)."""
+    if path.is_symlink() and Path(os.readlink(path)) == target:
+        return
+    staged = path.with_name(f".{path.name}.link")
+    staged.unlink(missing_ok=True)
+    os.symlink(target, staged)
+    os.replace(staged, path)
 
 
 def write_outputs(table: pd.DataFrame, summary: dict[str, Any], folder: Path) -> list[Path]:
-    csv, xlsx, summary_json = (folder / name for name in FILES)
+    """targets.csv, targets.xlsx and targets_summary.json in `folder`, landing together."""
+    csv, xlsx, summary_json = FILES
     return atomic_write(
+        folder,
         {
             csv: lambda p: table.to_csv(p, index=False),
             xlsx: lambda p: table.to_excel(p, index=False, sheet_name="targets", engine="openpyxl"),
             summary_json: lambda p: p.write_text(json.dumps(summary, indent=2) + "\n"),
-        }
+        },
     )
 
 
@@ -226,7 +312,7 @@ def build_targets(
     request: Request,
     out: Path | None = None,
     scorer: Scorer | None = None,
-    score: Score = expected_value_saved,
+    score: Score = net_value_saved,
 ) -> Targets:
     """Score every active customer at the newest snapshot and write the list, its summary and threshold.
 
@@ -236,23 +322,26 @@ def build_targets(
     feats = active(newest_features(settings))
     uplift = None
     if request.rank_by == "uplift":
-        uplift, score = _uplift(settings, feats), uplift_value_saved
+        uplift, score = _uplift(settings, feats), uplift_net_value_saved
     ranking = rank(scorer, feats, settings, request, score, uplift)
     table = explain(scorer, feats, ranking, settings, request.budget, score)
-    test = champion_test_predictions(settings)
     summary = {
         "as_of": str(feats[TIMESTAMP].max()),
         "value_method": ranking.value_method,
-        "ranked_by": "uplift x value - cost"
+        "ranked_by": "uplift x value - cost (net)"
         if uplift is not None
-        else "churn probability x value x success - cost",
+        else "churn probability x value x success rate - cost (net)",
         "budget": request.budget,
         "capacity": ranking.capacity,
-        "filters": asdict(request.filters),
+        "filters": asdict(ranking.filters),
         "customers_scored": len(feats),
         "customers_eligible": ranking.eligible,
-        **summarize(table, SCORE),
-        "cost_aware_threshold": threshold_report(settings, ranking.scores, test),
+        **summarize(table),
+        "stopped_by": ranking.stop.reason,
+        "stopped_because": ranking.stop.sentence,
+        "out_of_time_check": out_of_time_check(
+            settings, ranking.filters, table, champion_test_predictions(settings)
+        ),
         "models": scorer.versions,
     }
     paths = write_outputs(table, summary, out or settings.paths.outputs_dir)

@@ -76,8 +76,8 @@ def positive(value: float | None) -> float | None:
     return value
 
 
-def probability_floor(value: float) -> float:
-    """A churn-probability floor in [0, 1): 1 would leave nobody."""
-    if not 0.0 <= value < 1.0:
+def probability_floor(value: float | None) -> float | None:
+    """A churn-probability floor in [0, 1) (1 would leave nobody), or not given."""
+    if value is not None and not 0.0 <= value < 1.0:
         raise typer.BadParameter(f"must be in [0, 1), got {value}")
     return value

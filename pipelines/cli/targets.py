@@ -110,11 +110,15 @@ def targets(
         ),
     ] = None,
     min_probability: Annotated[
-        float,
+        float | None,
         typer.Option(
-            callback=probability_floor, help="Only customers with at least this churn probability (0-1)."
+            callback=probability_floor,
+            help="Only customers with at least this churn probability (0-1). Default: the medium risk "
+            "tier's threshold (serving.risk_tiers.medium), so the list holds medium and high risk; "
+            "none when --tier is given; 0 lets every risk in.",
+            show_default=False,
         ),
-    ] = 0.0,
+    ] = None,
     out: Annotated[
         Path | None, out_option("targets.csv, targets.xlsx and targets_summary.json", OUTPUTS)
     ] = None,
@@ -123,16 +127,21 @@ def targets(
     ] = "value",
     as_of: AsOf = None,
 ) -> None:
-    """Rank active customers by expected value saved; write targets.csv/.xlsx and a summary JSON.
+    """Rank customers at risk by expected net value saved; write targets.csv/.xlsx and a summary JSON.
 
-    Expected value saved = churn probability x customer value over the window x the action's
-    success rate - its contact cost (configs/actions.yaml). The list holds the best customers with
-    a positive saving within --budget and/or --capacity (without either: the configured default
-    capacity), with three reasons and the action each. The summary adds the cost-aware churn
-    threshold measured on the champion's out-of-time test rows.
+    Expected value saved, net = churn probability x customer value over the window x the action's
+    success rate - its contact cost; gross is the same before the cost. The action depends on the
+    customer's stage, risk tier and main reason (configs/actions.yaml). By default only customers
+    at medium or high risk are listed (--min-probability, --tier change it). The list holds the best
+    customers with a positive net saving within --budget and/or --capacity (without either: the
+    configured default capacity), with three reasons and the action each; the summary says why it
+    stopped and adds the cost-aware churn threshold measured on the champion's out-of-time test rows.
 
     With --rank-by uplift the ranking is uplift x value - cost instead: who a contact actually
     changes (a model from `journey uplift`, fitted on campaigns with a control group).
+
+    Files: <out>/targets/current/ holds the three, written together; <out>/targets.csv and the
+    others link to them.
 
     Example: journey targets --budget 500 --stage retention --where region=north
     """
@@ -145,7 +154,7 @@ def targets(
         filters = Filters(*chosen, parse_where(where or []), min_probability)
         request = Request(budget, capacity, filters, rank_by)
         result = step(
-            "ranking customers by expected value saved",
+            "ranking customers by expected net value saved",
             lambda: build_targets(_as_of(state.settings, as_of), request, out),
         )
         print_targets(result.summary, result.paths)

@@ -254,7 +254,7 @@ LIST_FORMATS: dict[str, Format] = {
     "risk_tier": pill,
     "customer_value": num,
     "expected_value_at_risk": num,
-    "expected_value_saved": num,
+    "expected_value_saved_net": num,
     "reasons": lines,
 }
 LIST_HEADERS = {
@@ -264,7 +264,7 @@ LIST_HEADERS = {
     "next_stage": "next stage",
     "customer_value": "value",
     "expected_value_at_risk": "value at risk",
-    "expected_value_saved": "value saved",
+    "expected_value_saved_net": "net value saved",
     "recommended_action": "action",
     "contact_channel": "channel",
 }

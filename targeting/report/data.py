@@ -41,7 +41,7 @@ LIST_COLUMNS = (
     "next_stage",
     "customer_value",
     "expected_value_at_risk",
-    "expected_value_saved",
+    "expected_value_saved_net",
     "reason_1",
     "reason_2",
     "reason_3",

@@ -90,7 +90,7 @@ def test_score_and_targets_write_ranked_outputs(trained_copy, tmp_path: Path):
     table = pd.read_csv(trained_copy.settings.paths.outputs_dir / "targets.csv")
     assert len(table) == 25
     assert table["rank"].tolist() == list(range(1, 26))
-    assert table["expected_value_saved"].is_monotonic_decreasing
+    assert table["expected_value_saved_net"].is_monotonic_decreasing
     assert {"current_stage", "next_stage", "reason_1", "recommended_action"} <= set(table.columns)
     assert set(table["customer_id"].astype(str)) <= set(scores["customer_id"].astype(str))
 

@@ -16,6 +16,7 @@ from serving.batch import active, newest_features
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 KEY = "served-test-key"
+EXAMPLE = "C0000068"  # the README's customer: active and at risk (medium tier) in `make demo`'s data
 
 
 def readme_blocks(language: str) -> list[str]:
@@ -78,8 +79,28 @@ def test_readme_examples_run_against_the_real_service(served):
     done = subprocess.run([sys.executable, "-c", python], capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0].startswith("C0000042 ")
+    assert lines[0].startswith(f"{EXAMPLE} ")
     assert float(lines[-1].split()[0]) > 0 and "versions" in lines[-1]
+
+
+def test_the_readme_example_customer_is_an_active_buyer_in_the_demo_data():
+    """The demo's data is seeded (`journey demo` defaults): its example customer still buys (no
+    churn in the generator's truth, a purchase within the churn definition's 90 days), unlike
+    C0000042, who had churned. Its risk tier needs the trained demo: medium (p 0.38) when chosen."""
+    import pandas as pd
+
+    from pipelines.demo import DEMO_END, DEMO_START
+    from synthetic.generate import generate_tables
+
+    shown = {
+        m for block in [*readme_blocks("sh"), *readme_blocks("python")] for m in re.findall(r"C\d{7}", block)
+    }
+    assert shown == {EXAMPLE}
+    tables = generate_tables(20_000, 7, DEMO_START, DEMO_END)
+    truth = tables["truth"].set_index("customer_id").loc[EXAMPLE]
+    bought = tables["transactions"].query("customer_id == @EXAMPLE")["ts"]
+    assert pd.isna(truth["churned_at"]) and len(bought) >= 2
+    assert pd.Timestamp(DEMO_END, tz="UTC") - bought.max() < pd.Timedelta(days=90)
 
 
 def test_journey_serve_stopped_with_sigterm_leaves_nothing_on_its_port(trained, tmp_path: Path):
