@@ -41,6 +41,7 @@ from targeting.select import (
     summarize,
     uplift_value_saved,
 )
+from targeting.spreadsheet import write_xlsx
 from targeting.value import compare_methods, customer_value
 
 SCORE = "expected_value_saved"
@@ -165,6 +166,14 @@ def champion_test_predictions(settings: Settings) -> pd.DataFrame | None:
     return pd.read_parquet(path)
 
 
+def model_grades(settings: Settings, versions: dict[str, str]) -> dict[str, str | None]:
+    """The grade (A best) of each model version that scored the list, for the people who read it."""
+    client = connect(settings)
+    return {
+        name: client.get_model_version(name, version).tags.get("grade") for name, version in versions.items()
+    }
+
+
 def threshold_report(settings: Settings, scores: pd.DataFrame, test: pd.DataFrame | None) -> dict[str, Any]:
     """The cost-minimising churn cut-off on the champion's test rows, and who is above it today."""
     if test is None or test.empty:
@@ -208,7 +217,7 @@ def write_outputs(table: pd.DataFrame, summary: dict[str, Any], folder: Path) ->
     return atomic_write(
         {
             csv: lambda p: table.to_csv(p, index=False),
-            xlsx: lambda p: table.to_excel(p, index=False, sheet_name="targets", engine="openpyxl"),
+            xlsx: lambda p: write_xlsx(table, summary, p),
             summary_json: lambda p: p.write_text(json.dumps(summary, indent=2) + "\n"),
         }
     )
@@ -254,6 +263,7 @@ def build_targets(
         **summarize(table, SCORE),
         "cost_aware_threshold": threshold_report(settings, ranking.scores, test),
         "models": scorer.versions,
+        "model_grades": model_grades(settings, scorer.versions),
     }
     paths = write_outputs(table, summary, out or settings.paths.outputs_dir)
     return Targets(table, summary, paths)

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from core.config import Action, Settings
 from pipelines.cli import app
+from targeting.columns import label
 from targeting.select import (
     Filters,
     TargetingError,
@@ -238,10 +239,11 @@ def test_targets_end_to_end_csv_and_xlsx_agree_and_budget_holds(trained, tmp_pat
     assert result.exit_code == 0, result.output
     assert "cost-aware threshold" in result.output and "expected value saved" in result.output
     table = pd.read_csv(out / "targets.csv", dtype={"customer_id": str})
-    sheet = pd.read_excel(out / "targets.xlsx", dtype={"customer_id": str}).fillna("")
+    sheet = pd.read_excel(out / "targets.xlsx", dtype={label("customer_id"): str}).fillna("")
     summary = json.loads((out / "targets_summary.json").read_text())
     assert len(table) > 0 and table["rank"].tolist() == list(range(1, len(table) + 1))
-    pd.testing.assert_frame_equal(table.fillna(""), sheet, check_dtype=False)
+    assert list(sheet.columns) == [label(c) for c in table.columns]  # the sheet's headers are for people
+    pd.testing.assert_frame_equal(table.fillna(""), sheet.set_axis(table.columns, axis=1), check_dtype=False)
     assert table["action_cost"].sum() <= 40 + 1e-6
     assert (table["expected_value_saved"] > 0).all()
     assert table["expected_value_saved"].is_monotonic_decreasing
