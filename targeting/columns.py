@@ -27,7 +27,7 @@ FORMATS: dict[str, str] = {
     "number": "#,##0.00",
     "date": "yyyy-mm-dd",
 }
-WINDOW = "the prediction window (90 days by default: labels.prediction_window_days)"
+WINDOW = "{window}"  # in meanings: "the next 90 days" when the list says its window (`explain`)
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ COLUMNS: dict[str, Column] = {
         "at 30%, about 30 are expected to stop buying.",
     ),
     "risk_tier": Column(
-        "Risk tier", "text", "high, medium or low, by the churn probability thresholds of the configuration."
+        "Risk tier", "text", "high, medium or low: the churn probability against the configured thresholds."
     ),
     "current_stage": Column(
         "Current stage",
@@ -58,7 +58,7 @@ COLUMNS: dict[str, Column] = {
     "next_stage": Column(
         "Predicted next stage",
         "text",
-        "The stage the next-stage model expects in a month; churned means it expects no more purchases.",
+        "The stage the next-stage model expects about a month ahead; churned means no more purchases.",
     ),
     "customer_value": Column(
         "Customer value", "money", f"What the customer is expected to spend over {WINDOW}."
@@ -95,7 +95,9 @@ PATTERNS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], Column]], ...] 
         lambda m: Column(
             f"Reason {m[1]}",
             "text",
-            f"Reason {m[1]} in words, strongest first: what raises this customer's churn risk most.",
+            "What raises this customer's churn risk most, in words."
+            if m[1] == "1"
+            else f"The reason that raises the risk most after reason {int(m[1]) - 1}.",
         ),
     ),
     (
@@ -120,6 +122,16 @@ def column(name: str, values: pd.Series | None = None) -> Column:
         if match := pattern.fullmatch(name):
             return make(match)
     return Column(name.replace("_", " ").title(), _guess(name, values))
+
+
+def window_text(window_days: int | None) -> str:
+    """The churn window in words: in days when the list says it."""
+    return f"the next {window_days} days" if window_days else "the prediction window (90 days by default)"
+
+
+def explain(c: Column, window_days: int | None) -> str:
+    """A column's meaning for the reader, with the list's churn window filled in."""
+    return c.meaning.replace(WINDOW, window_text(window_days))
 
 
 def label(name: str) -> str:

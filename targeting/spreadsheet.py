@@ -21,7 +21,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.worksheet import Worksheet
 
 from core.schema import ACTIVE_STAGES
-from targeting.columns import FORMATS, WINDOW, Column, Kind, cells, column
+from targeting.columns import FORMATS, Column, Kind, cells, column, explain, window_text
 
 SHEETS = ("Targets", "Summary", "How to read")
 
@@ -33,6 +33,7 @@ BOLD = Font(bold=True)
 WRAP = Alignment(wrap_text=True, vertical="top")
 LINE_HEIGHT = 15  # points per line of 11-point text
 MAX_WIDTH = 70
+FILTER_BUTTON = 3  # characters a filter's drop-down button takes from a header cell
 
 
 def _header(row: Iterable[Cell]) -> None:
@@ -59,13 +60,15 @@ def _shown(cell: Cell) -> int:
     return len(str(value))
 
 
-def fit_widths(sheet: Worksheet, floor: float = 10, cap: float = MAX_WIDTH) -> None:
-    """Each column as wide as its widest shown value (headers may wrap onto two lines)."""
+def fit_widths(sheet: Worksheet, floor: float = 10, cap: float = MAX_WIDTH, button: int = 0) -> None:
+    """Each column as wide as its widest shown value (headers may wrap onto two lines); `button`
+    characters more for the first row, where a filter's drop-down button covers the header's end."""
     widest: dict[str, int] = {}
     for row in sheet.iter_rows():
         for cell in row:
             letter = str(cell.column_letter)
-            widest[letter] = max(widest.get(letter, 0), _shown(cell))
+            shown = _shown(cell) + (button if cell.row == 1 else 0)
+            widest[letter] = max(widest.get(letter, 0), shown)
     for letter, chars in widest.items():
         sheet.column_dimensions[letter].width = min(cap, max(floor, chars + 2))
 
@@ -105,7 +108,7 @@ def list_sheet(sheet: Worksheet, table: pd.DataFrame) -> None:
     sheet.freeze_panes = sheet.cell(row=2, column=keep).coordinate  # header and the customer stay
     sheet.auto_filter.ref = sheet.dimensions
     sheet.print_title_rows = "1:1"
-    fit_widths(sheet)
+    fit_widths(sheet, button=FILTER_BUTTON)
     _fit_heights(sheet, [1])
     _print_wide(sheet)
 
@@ -154,8 +157,6 @@ FIGURES: dict[str, Figure] = {  # entries of targets_summary.json shown as key f
     "customers_eligible": Figure("Customers passing the filters", "integer"),
     "budget": Figure("Budget", "money"),
     "capacity": Figure("Capacity (most customers listed)", "integer"),
-    "ranked_by": Figure("Ranked by", "text"),
-    "value_method": Figure("Customer value method", "text"),
 }
 
 
@@ -230,7 +231,10 @@ def summary_sheet(sheet: Worksheet, table: pd.DataFrame, summary: dict[str, Any]
 def _models(out: Writer, summary: dict[str, Any]) -> None:
     versions: dict[str, Any] = summary.get("models") or {}
     grades: dict[str, Any] = summary.get("model_grades") or {}
-    rows = [[name, cells(pd.Series([v]), "version")[0], grades.get(name)] for name, v in versions.items()]
+    rows = [
+        [name.replace("_", " ").capitalize(), cells(pd.Series([v]), "version")[0], grades.get(name)]
+        for name, v in versions.items()
+    ]
     out.title("Models", 12)
     out.table(["Model", "Version", "Grade (A best)"], rows, ["text", "version", "text"])
 
@@ -294,9 +298,10 @@ def reading_notes(table: pd.DataFrame, summary: dict[str, Any]) -> list[tuple[st
         f"{summary.get('ranked_by', 'expected value saved')}: what a contact is expected to keep of "
         "the customer's value, after the contact's cost."
     )
+    window = window_text(summary.get("prediction_window_days"))
     numbers = (
         "Probabilities and rates are percentages. Money is in the currency of your sales data; "
-        f"values are over {WINDOW}. The Summary sheet totals the list by stage, risk tier and action."
+        f"values are over {window}. The Summary sheet totals the list by stage, risk tier and action."
     )
     notes = [
         ("What this is", what),
@@ -319,7 +324,8 @@ def reading_sheet(sheet: Worksheet, table: pd.DataFrame, summary: dict[str, Any]
     out.row += 1
     out.title("The columns of the Targets sheet", 12)
     described = [column(str(name), table[name]) for name in table.columns]
-    rows = [[c.label, c.meaning or "No description yet: see docs/targeting.md."] for c in described]
+    window = summary.get("prediction_window_days")
+    rows = [[c.label, explain(c, window) or "No description yet: see docs/targeting.md."] for c in described]
     out.table(["Column", "What it means"], rows, ["text", "text"])
     sheet.column_dimensions["A"].width = 34
     sheet.column_dimensions["B"].width = 100

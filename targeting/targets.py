@@ -264,6 +264,7 @@ def build_targets(
         "cost_aware_threshold": threshold_report(settings, ranking.scores, test),
         "models": scorer.versions,
         "model_grades": model_grades(settings, scorer.versions),
+        "prediction_window_days": settings.labels.prediction_window_days,
     }
     paths = write_outputs(table, summary, out or settings.paths.outputs_dir)
     return Targets(table, summary, paths)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import PercentFormatter
+from matplotlib.ticker import MaxNLocator, MultipleLocator, PercentFormatter
 
 from core.config import RiskTiers
 
@@ -76,7 +76,7 @@ def _axes(width: float = 6.4, height: float = 3.4) -> tuple[Figure, Axes]:
     return fig, ax
 
 
-BIN_WIDTHS = (0.01, 0.02, 0.025, 0.05, 0.1, 0.2, 0.25)  # "nice" widths, finest first
+BIN_WIDTHS = (0.0025, 0.005, 0.01, 0.02, 0.025, 0.05, 0.1, 0.2, 0.25)  # "nice" widths, finest first
 MAX_BINS = 40
 MAX_GAPS = 2  # runs of empty bins inside the data's range a histogram may show before it reads as a barcode
 
@@ -134,9 +134,19 @@ def risk_histogram(p: np.ndarray, tiers: RiskTiers) -> Figure:
         )
         bottom += counts
     _thresholds(ax, tiers, edges)
-    ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))
+    _percent_ticks(ax, edges)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set(xlabel="churn probability (next 90 days)", ylabel="active customers", xlim=(edges[0], edges[-1]))
     return fig
+
+
+def _percent_ticks(ax: Axes, edges: np.ndarray) -> None:
+    """At most 10 ticks a round step apart, with as many decimals as the step needs (20%, 2.5%, 0.25%)."""
+    span = float(edges[-1] - edges[0])
+    step = next(w for w in BIN_WIDTHS if span / w <= 10 + 1e-9)
+    decimals = next(d for d in range(3) if round(step * 100, d) == round(step * 100, 6))
+    ax.xaxis.set_major_locator(MultipleLocator(step))
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=decimals))
 
 
 def _thresholds(ax: Axes, tiers: RiskTiers, edges: np.ndarray) -> None:
@@ -144,8 +154,7 @@ def _thresholds(ax: Axes, tiers: RiskTiers, edges: np.ndarray) -> None:
     for name, threshold in (("medium", tiers.medium), ("high", tiers.high)):
         if edges[0] < threshold < edges[-1]:
             ax.axvline(threshold, color=INK, ls="--", lw=0.8)
-            text = f"{name} from {threshold:.0%}"
-            ax.annotate(text, (threshold, 1), (3, -2), ("data", "axes fraction"), "offset points", va="top")
+            ax.annotate(name, (threshold, 1), (3, -2), ("data", "axes fraction"), "offset points", va="top")
 
 
 @styled

@@ -307,6 +307,13 @@ def test_the_risk_histogram_zooms_on_a_tight_cluster():
     low, high = fig.axes[0].get_xlim()
     assert 0.4 <= low < p.min() and p.max() < high <= 0.5  # the axis spans the data, not 0-100%
     assert len(bins) >= 5 and bins.sum() == len(p) and holes(bins) == 0
+    assert fig.axes[0].xaxis.get_major_formatter()(0.42) == "42%"
+
+
+def test_the_risk_histogram_of_three_customers_counts_whole_customers():
+    ax = charts.risk_histogram(np.array([0.1, 0.3, 0.7]), RiskTiers()).axes[0]
+    assert all(float(t).is_integer() for t in ax.get_yticks())
+    assert [t.get_text() for t in ax.texts] == ["medium", "high"]  # the thresholds inside the range, named
 
 
 def test_histogram_edges_hold_any_data():

@@ -27,8 +27,9 @@ SUMMARY: dict[str, Any] = {
     "filters": {"stages": [], "tiers": ["high"], "where": {"region": ["north"]}, "min_probability": 0.3},
     "customers_scored": 500,
     "customers_eligible": 450,
-    "models": {"churn": "3", "stage": "12"},
-    "model_grades": {"churn": "B", "stage": "A"},
+    "models": {"churn": "3", "next_stage": "12"},
+    "model_grades": {"churn": "B", "next_stage": "A"},
+    "prediction_window_days": 60,
 }
 
 
@@ -58,7 +59,7 @@ def target_list(n: int = 14, seed: int = 5) -> pd.DataFrame:
             "success_rate": np.where(cost > 4, 0.25, 0.08),
             "contact_channel": np.where(cost > 4, "phone", "email"),
             "churn_model_version": "3",
-            "stage_model_version": "12",
+            "next_stage_model_version": "12",
         }
     )
 
@@ -123,7 +124,7 @@ def test_numbers_are_stored_as_numbers_model_versions_too(tmp_path):
     at = by_label(sheet)
     row = {h: sheet.cell(2, j).value for h, j in at.items()}
     assert type(row["Rank"]) is int and type(row["Churn model version"]) is int
-    assert row["Churn model version"] == 3 and row["Stage model version"] == 12
+    assert row["Churn model version"] == 3 and row["Next stage model version"] == 12
     assert all(isinstance(row[label(c)], int | float) for c in ["churn_probability", *MONEY_COLUMNS])
     assert sheet.cell(2, at["Reason 3"]).value is None  # an empty reason is an empty cell, not ""
     odd = target_list().assign(churn_model_version="v2-beta")  # a version that is no number stays text
@@ -142,7 +143,7 @@ def test_the_summary_sheet_matches_the_list(tmp_path):
     assert saved.value == pytest.approx(table["expected_value_saved"].sum()) and saved.number_format == MONEY
     assert figures["Active customers scored"].value == 500 and figures["Budget"].value == 40.0
     models = block(sheet, "Models")
-    assert models.loc["churn"].tolist() == [3, "B"] and models.loc["stage"].tolist() == [12, "A"]
+    assert models.loc["Churn"].tolist() == [3, "B"] and models.loc["Next stage"].tolist() == [12, "A"]
     for by, heading in GROUPS.items():
         got = block(sheet, heading)
         groups = table.groupby(by)
@@ -163,6 +164,7 @@ def test_the_how_to_read_sheet_explains_every_column_and_how_the_list_was_cut(tm
     glossary = block(sheet, "The columns of the Targets sheet")["What it means"]
     assert list(glossary.index) == [label(c) for c in table.columns]
     assert all(len(meaning) > 20 and "No description" not in meaning for meaning in glossary)
+    assert "the next 60 days" in glossary["Churn probability"]  # the list's own window
     assert "churn probability x value x success - cost" in notes["How it was ranked"]
     assert "budget (40.00)" in notes["How it was cut"] and "2025-01-01" in notes["What this is"]
     assert "risk tier high; region = north; a churn probability of at least 30%" in notes["Filters"]
