@@ -68,10 +68,21 @@ COLUMNS: dict[str, Column] = {
         "money",
         "Churn probability x customer value: the spend expected to be lost if nothing is done.",
     ),
-    "expected_value_saved": Column(
-        "Net expected value saved",
+    "expected_value_saved": Column(  # the net saving, before it was named as such (issue 19)
+        "Expected saving, net (after contact cost)",
         "money",
-        "What contacting the customer is expected to keep, minus the contact cost (see the ranking above).",
+        "What contacting the customer is expected to keep of their value, minus the contact cost.",
+    ),
+    "expected_value_saved_gross": Column(
+        "Expected saving, gross (before contact cost)",
+        "money",
+        "What contacting the customer is expected to keep of their value: churn probability x "
+        "customer value x success rate.",
+    ),
+    "expected_value_saved_net": Column(
+        "Expected saving, net (after contact cost)",
+        "money",
+        "The gross saving minus the contact cost: what the contact is expected to earn.",
     ),
     "uplift": Column(
         "Uplift",

@@ -268,10 +268,12 @@ def _cut(summary: dict[str, Any]) -> str:
     if summary.get("capacity"):
         limits.append(f"{summary['capacity']:,} customers are listed")
     stop = " or ".join(limits) or "no customer is left"
-    return (
+    rule = (
         f"Customers are taken in rank order, best first, until {stop}. A customer whose contact is "
         "expected to cost more than it saves is not listed."
     )
+    why = summary.get("stopped_because")  # the run's own reason, when the summary gives it
+    return f"{rule} This time: {why}" if why else rule
 
 
 def _filters(summary: dict[str, Any]) -> str | None:

@@ -30,6 +30,7 @@ SUMMARY: dict[str, Any] = {
     "models": {"churn": "3", "next_stage": "12"},
     "model_grades": {"churn": "B", "next_stage": "A"},
     "prediction_window_days": 60,
+    "stopped_because": "the budget ran out with 12 more customers worth contacting.",
 }
 
 
@@ -139,7 +140,8 @@ def test_the_summary_sheet_matches_the_list(tmp_path):
     assert figures["Data as of"].value == datetime(2025, 1, 1)
     assert figures["Customers listed"].value == len(table)
     assert figures["Total contact cost"].value == pytest.approx(table["action_cost"].sum())
-    saved = figures["Total net expected value saved"]
+    net = label("expected_value_saved")
+    saved = figures[f"Total {net[0].lower()}{net[1:]}"]
     assert saved.value == pytest.approx(table["expected_value_saved"].sum()) and saved.number_format == MONEY
     assert figures["Active customers scored"].value == 500 and figures["Budget"].value == 40.0
     models = block(sheet, "Models")
@@ -167,6 +169,7 @@ def test_the_how_to_read_sheet_explains_every_column_and_how_the_list_was_cut(tm
     assert "the next 60 days" in glossary["Churn probability"]  # the list's own window
     assert "churn probability x value x success - cost" in notes["How it was ranked"]
     assert "budget (40.00)" in notes["How it was cut"] and "2025-01-01" in notes["What this is"]
+    assert notes["How it was cut"].endswith("This time: " + SUMMARY["stopped_because"])
     assert "risk tier high; region = north; a churn probability of at least 30%" in notes["Filters"]
     assert sheet.column_dimensions["B"].width > 50 and sheet["B4"].alignment.wrap_text
 
@@ -191,6 +194,19 @@ def test_renamed_and_new_columns_get_readable_headers_and_formats_and_are_totall
         assert stages.loc["Total", shown] == pytest.approx(table[name].sum())
     glossary = block(book["How to read"], "The columns of the Targets sheet")["What it means"]
     assert glossary[gross.label] == "Before cost." and "docs/targeting.md" in glossary["Segment"]
+
+
+def test_gross_and_net_savings_are_named_as_such_and_both_totalled(tmp_path):
+    table = target_list().rename(columns={"expected_value_saved": "expected_value_saved_net"})
+    table.insert(8, "expected_value_saved_gross", table["expected_value_saved_net"] + table["action_cost"])
+    book = load_workbook(written(tmp_path, table))
+    at = by_label(book["Targets"])
+    gross, net = label("expected_value_saved_gross"), label("expected_value_saved_net")
+    assert "gross" in gross and "net" in net and {gross, net} <= set(at)
+    figures = pairs(book["Summary"])
+    for name, shown in (("expected_value_saved_gross", gross), ("expected_value_saved_net", net)):
+        total = figures[f"Total {shown[0].lower()}{shown[1:]}"]
+        assert total.value == pytest.approx(table[name].sum()) and total.number_format == MONEY
 
 
 def test_an_empty_list_still_writes_every_sheet(tmp_path):
