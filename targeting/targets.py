@@ -30,6 +30,7 @@ from features.build import TIMESTAMP
 from serving.artifact import PROBABILITY_DIGITS
 from serving.batch import active, load_scorer, newest_features, snapshot_features
 from serving.scoring import Scorer, risk_tiers, run_rate_value
+from targeting.columns import column
 from targeting.select import (
     GROSS,
     NET,
@@ -49,58 +50,33 @@ from targeting.select import (
     why_stopped,
     with_risk_floor,
 )
+from targeting.spreadsheet import write_xlsx
 from targeting.value import compare_methods, customer_value
 
 SCORE = NET  # the ranking: expected value saved net of the contact cost
 FILES = ("targets.csv", "targets.xlsx", "targets_summary.json")
 SET_FOLDER = "targets"  # <out>/targets/gen-* hold the sets, <out>/targets/current the newest
 TEST_PREDICTIONS = "test_predictions.parquet"
-ColumnKind = Literal["int", "text", "percent", "money"]
-
-
-@dataclass(frozen=True)
-class Column:
-    """A column of the target list: its name in the CSV, its heading for people, how to show it."""
-
-    name: str
-    label: str
-    kind: ColumnKind
-
-
-# The list's columns in order: the CSV uses the names, the spreadsheet the labels and kinds.
-# reason_<i> and <model>_model_version columns are described by `column_spec`.
-COLUMNS: tuple[Column, ...] = (
-    Column("rank", "Rank", "int"),
-    Column("customer_id", "Customer", "text"),
-    Column("churn_probability", "Churn probability", "percent"),
-    Column("risk_tier", "Risk tier", "text"),
-    Column("current_stage", "Current stage", "text"),
-    Column("next_stage", "Predicted next stage", "text"),
-    Column("customer_value", "Customer value over the window", "money"),
-    Column("expected_value_at_risk", "Expected value at risk", "money"),
-    Column("uplift", "Uplift (churn probability a contact removes)", "percent"),
-    Column(GROSS, "Expected saving, gross (before contact cost)", "money"),
-    Column(NET, "Expected saving, net (after contact cost)", "money"),
-    Column("recommended_action", "Recommended action", "text"),
-    Column("action_cost", "Contact cost", "money"),
-    Column("success_rate", "Action success rate", "percent"),
-    Column("contact_channel", "Channel", "text"),
+# The list's columns in order (the CSV's names); the spreadsheet's headings, formats and
+# meanings are in targeting/columns.py. reason_<i> and <model>_model_version columns are added
+# by `_presented`.
+ORDER: tuple[str, ...] = (
+    "rank",
+    "customer_id",
+    "churn_probability",
+    "risk_tier",
+    "current_stage",
+    "next_stage",
+    "customer_value",
+    "expected_value_at_risk",
+    "uplift",
+    GROSS,
+    NET,
+    "recommended_action",
+    "action_cost",
+    "success_rate",
+    "contact_channel",
 )
-ORDINALS = ("Main", "Second", "Third", "Fourth", "Fifth")
-
-
-def column_spec(name: str) -> Column:
-    """The Column of any list column, including reason_<i> and <model>_model_version."""
-    known = {c.name: c for c in COLUMNS}
-    if name in known:
-        return known[name]
-    if name.startswith("reason_") and name[7:].isdigit():
-        i = int(name[7:])
-        return Column(name, f"{ORDINALS[i - 1]} reason" if i <= len(ORDINALS) else f"Reason {i}", "text")
-    if name.endswith("_model_version"):
-        model = name.removesuffix("_model_version").replace("_", " ")
-        return Column(name, f"{model.capitalize()} model version", "int")
-    return Column(name, name.replace("_", " ").capitalize(), "text")
 
 
 @dataclass(frozen=True)
@@ -201,14 +177,14 @@ def explain(
 
 
 def _presented(table: pd.DataFrame, k: int) -> pd.DataFrame:
-    """The list's columns in COLUMNS order, the k reasons before the action, money to cents."""
-    names = [c.name for c in COLUMNS if c.name in table]
+    """The list's columns in ORDER, the k reasons before the action, money to cents."""
+    names = [c for c in ORDER if c in table]
     at = names.index("recommended_action")
     versions = [c for c in table.columns if c.endswith("_model_version")]
     reasons = [f"reason_{i + 1}" for i in range(k)]
     out = table[[*names[:at], *reasons, *names[at:], *versions]].copy()
     out["churn_probability"] = out["churn_probability"].round(PROBABILITY_DIGITS)
-    for money in (c.name for c in COLUMNS if c.kind == "money"):
+    for money in (c for c in names if column(c).kind == "money"):
         out[money] = out[money].astype(float).round(2)
     return out
 
@@ -222,6 +198,14 @@ def champion_test_predictions(settings: Settings) -> pd.DataFrame | None:
     except (mlflow.exceptions.MlflowException, OSError):
         return None
     return pd.read_parquet(path)
+
+
+def model_grades(settings: Settings, versions: dict[str, str]) -> dict[str, str | None]:
+    """The grade (A best) of each model version that scored the list, for the people who read it."""
+    client = connect(settings)
+    return {
+        name: client.get_model_version(name, version).tags.get("grade") for name, version in versions.items()
+    }
 
 
 def out_of_time_check(
@@ -294,7 +278,7 @@ def write_outputs(table: pd.DataFrame, summary: dict[str, Any], folder: Path) ->
         folder,
         {
             csv: lambda p: table.to_csv(p, index=False),
-            xlsx: lambda p: table.to_excel(p, index=False, sheet_name="targets", engine="openpyxl"),
+            xlsx: lambda p: write_xlsx(table, summary, p),
             summary_json: lambda p: p.write_text(json.dumps(summary, indent=2) + "\n"),
         },
     )
@@ -343,6 +327,8 @@ def build_targets(
             settings, ranking.filters, table, champion_test_predictions(settings)
         ),
         "models": scorer.versions,
+        "model_grades": model_grades(settings, scorer.versions),
+        "prediction_window_days": settings.labels.prediction_window_days,
     }
     paths = write_outputs(table, summary, out or settings.paths.outputs_dir)
     return Targets(table, summary, paths)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import PercentFormatter
+from matplotlib.ticker import MaxNLocator, MultipleLocator, PercentFormatter
 
 from core.config import RiskTiers
 
@@ -76,22 +76,85 @@ def _axes(width: float = 6.4, height: float = 3.4) -> tuple[Figure, Axes]:
     return fig, ax
 
 
+BIN_WIDTHS = (0.0025, 0.005, 0.01, 0.02, 0.025, 0.05, 0.1, 0.2, 0.25)  # "nice" widths, finest first
+MAX_BINS = 40
+MAX_GAPS = 2  # runs of empty bins inside the data's range a histogram may show before it reads as a barcode
+
+
+def _grid(p: np.ndarray, width: float) -> np.ndarray:
+    """Edges `width` apart on multiples of `width`, from just below the smallest p to above the largest."""
+    lo = np.floor(p.min() / width + 1e-9) * width
+    hi = max(np.ceil(p.max() / width - 1e-9) * width, lo + width)
+    return np.linspace(lo, hi, round((hi - lo) / width) + 1).clip(0, 1)
+
+
+def _gaps(counts: np.ndarray) -> int:
+    """Runs of empty bins between the first and the last non-empty one."""
+    empty = counts == 0
+    return int(np.sum(empty[1:] & ~empty[:-1]))
+
+
+def histogram_edges(p: np.ndarray) -> np.ndarray:
+    """Bin edges chosen from the data: the finest nice width that covers the probabilities' range in
+    at most MAX_BINS bins (fewer for few customers: 2 n^(1/3), the Rice rule) without leaving more
+    than MAX_GAPS holes. Calibrated probabilities often take a few dozen distinct values, clustered:
+    fixed 2.5% bins over 0-100% then draw a barcode of empty bins, or squeeze the shape into a
+    corner."""
+    p = p[np.isfinite(p)]
+    if p.size == 0:
+        return np.linspace(0, 1, 11)
+    most = min(MAX_BINS, max(5, int(np.ceil(2 * p.size ** (1 / 3)))))
+    edges = _grid(p, BIN_WIDTHS[-1])
+    for width in BIN_WIDTHS:
+        candidate = _grid(p, width)
+        if len(candidate) - 1 <= most and _gaps(np.histogram(p, candidate)[0]) <= MAX_GAPS:
+            return candidate
+    return edges
+
+
+def tier_of(p: np.ndarray, tiers: RiskTiers) -> np.ndarray:
+    return np.where(p >= tiers.high, "high", np.where(p >= tiers.medium, "medium", "low"))
+
+
 @styled
 def risk_histogram(p: np.ndarray, tiers: RiskTiers) -> Figure:
-    """How many active customers sit at each churn probability, coloured by risk tier."""
+    """How many active customers sit at each churn probability, coloured by risk tier.
+
+    Bars are stacked by tier, so a bin across a tier threshold shows both colours truly; the x axis
+    spans the data's range (histogram_edges), with the tier thresholds that fall inside it marked.
+    """
     fig, ax = _axes()
-    edges = np.linspace(0, 1, 41)
-    counts, _ = np.histogram(p, bins=edges)
-    mids = (edges[:-1] + edges[1:]) / 2
-    colors = [
-        TIER_COLORS["high" if m >= tiers.high else "medium" if m >= tiers.medium else "low"] for m in mids
-    ]
-    ax.bar(mids, counts, width=edges[1] - edges[0], color=colors, edgecolor="white", lw=0.5)
-    for threshold in (tiers.medium, tiers.high):
-        ax.axvline(threshold, color=INK, ls="--", lw=0.8)
-    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.set(xlabel="churn probability (next 90 days)", ylabel="active customers", xlim=(0, 1))
+    edges = histogram_edges(p)
+    bottom = np.zeros(len(edges) - 1)
+    for tier in ("low", "medium", "high"):
+        counts, _ = np.histogram(p[tier_of(p, tiers) == tier], bins=edges)
+        color = TIER_COLORS[tier]
+        ax.bar(
+            edges[:-1], counts, np.diff(edges), bottom, align="edge", color=color, edgecolor="white", lw=0.5
+        )
+        bottom += counts
+    _thresholds(ax, tiers, edges)
+    _percent_ticks(ax, edges)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set(xlabel="churn probability (next 90 days)", ylabel="active customers", xlim=(edges[0], edges[-1]))
     return fig
+
+
+def _percent_ticks(ax: Axes, edges: np.ndarray) -> None:
+    """At most 10 ticks a round step apart, with as many decimals as the step needs (20%, 2.5%, 0.25%)."""
+    span = float(edges[-1] - edges[0])
+    step = next(w for w in BIN_WIDTHS if span / w <= 10 + 1e-9)
+    decimals = next(d for d in range(3) if round(step * 100, d) == round(step * 100, 6))
+    ax.xaxis.set_major_locator(MultipleLocator(step))
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=decimals))
+
+
+def _thresholds(ax: Axes, tiers: RiskTiers, edges: np.ndarray) -> None:
+    """A dashed, labelled line at each tier threshold inside the drawn range."""
+    for name, threshold in (("medium", tiers.medium), ("high", tiers.high)):
+        if edges[0] < threshold < edges[-1]:
+            ax.axvline(threshold, color=INK, ls="--", lw=0.8)
+            ax.annotate(name, (threshold, 1), (3, -2), ("data", "axes fraction"), "offset points", va="top")
 
 
 @styled

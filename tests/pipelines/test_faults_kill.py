@@ -210,6 +210,7 @@ def test_score_and_materialize_work_after_a_killed_build(trained_copy: Trained) 
 
 def targets_state(folder: Path) -> dict[str, Any]:
     """The three target-list files, each read whole: the rows listed and the summary's count."""
+    from targeting.columns import label
     from targeting.targets import FILES
 
     csv, xlsx, summary = (folder / name for name in FILES)
@@ -217,7 +218,7 @@ def targets_state(folder: Path) -> dict[str, Any]:
         return {"missing": [p.name for p in (csv, xlsx, summary) if not p.is_file()]}
     return {
         "csv": digest(pd.read_csv(csv, dtype={"customer_id": str})[["customer_id"]]),
-        "xlsx": digest(pd.read_excel(xlsx, dtype={"customer_id": str})[["customer_id"]]),
+        "xlsx": digest(pd.read_excel(xlsx, dtype={label("customer_id"): str})[[label("customer_id")]]),
         "summary": json.loads(summary.read_text()).get("capacity"),
     }
 

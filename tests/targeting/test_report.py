@@ -272,3 +272,55 @@ def test_the_sankey_has_a_band_per_nonzero_flow_and_labelled_nodes_on_both_sides
         ("retention", "4", "start"),
         ("churned", "4", "start"),
     ]
+
+
+def drawn_bins(fig: Any) -> pd.Series:
+    """Customers per bin of the drawn risk histogram (the tiers' stacked bars added up), by left edge."""
+    bars = [(round(b.get_x(), 9), b.get_height()) for b in fig.axes[0].patches]
+    return pd.DataFrame(bars, columns=["x", "customers"]).groupby("x")["customers"].sum()
+
+
+def holes(customers: pd.Series) -> int:
+    """Runs of empty bins between the first and the last bar: a barcode has many."""
+    empty = customers.to_numpy() == 0
+    return int(np.sum(empty[1:] & ~empty[:-1]))
+
+
+def test_the_risk_histogram_of_a_few_clustered_values_is_no_barcode():
+    # calibration leaves few distinct probabilities: 40 dense below 30%, 17 sparse above (57 values)
+    levels = np.concatenate([np.linspace(0.02, 0.30, 40), np.linspace(0.34, 0.98, 17)])
+    p = np.repeat(levels, np.linspace(300, 10, len(levels)).astype(int))
+    assert len(np.unique(p)) == 57
+    fig = charts.risk_histogram(p, RiskTiers())
+    bins = drawn_bins(fig)
+    assert bins.sum() == len(p)  # every customer drawn once
+    assert holes(bins) <= charts.MAX_GAPS and len(bins) >= 5  # not a barcode, and not one block either
+    ax = fig.axes[0]
+    assert ax.get_xlim()[0] <= p.min() and ax.get_xlim()[1] >= p.max()
+    assert ax.xaxis.get_major_formatter()(0.25) == "25%"
+
+
+def test_the_risk_histogram_zooms_on_a_tight_cluster():
+    p = np.random.default_rng(4).uniform(0.41, 0.47, 2000)
+    fig = charts.risk_histogram(p, RiskTiers())
+    bins = drawn_bins(fig)
+    low, high = fig.axes[0].get_xlim()
+    assert 0.4 <= low < p.min() and p.max() < high <= 0.5  # the axis spans the data, not 0-100%
+    assert len(bins) >= 5 and bins.sum() == len(p) and holes(bins) == 0
+    assert fig.axes[0].xaxis.get_major_formatter()(0.42) == "42%"
+
+
+def test_the_risk_histogram_of_three_customers_counts_whole_customers():
+    ax = charts.risk_histogram(np.array([0.1, 0.3, 0.7]), RiskTiers()).axes[0]
+    assert all(float(t).is_integer() for t in ax.get_yticks())
+    assert [t.get_text() for t in ax.texts] == ["medium", "high"]  # the thresholds inside the range, named
+
+
+def test_histogram_edges_hold_any_data():
+    assert np.allclose(charts.histogram_edges(np.array([])), np.linspace(0, 1, 11))
+    one = charts.histogram_edges(np.full(100, 0.3))
+    assert len(one) == 2 and one[0] <= 0.3 <= one[1]
+    few = charts.histogram_edges(np.array([0.1, 0.3, 0.7]))
+    assert len(few) - 1 <= 5  # three customers get a few wide bins
+    ends = charts.histogram_edges(np.array([0.0, 1.0, np.nan]))
+    assert ends[0] == 0.0 and ends[-1] == 1.0

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from core.config import Action, Settings
 from pipelines.cli import app
+from targeting.columns import column, label
 from targeting.select import (
     GROSS,
     NET,
@@ -32,7 +33,7 @@ from targeting.select import (
     why_stopped,
     with_risk_floor,
 )
-from targeting.targets import COLUMNS, FILES, Request, atomic_write, column_spec
+from targeting.targets import FILES, ORDER, Request, atomic_write
 
 runner = CliRunner()
 ACTIONS = (
@@ -309,14 +310,16 @@ def test_a_list_of_the_older_layout_is_replaced_by_links(tmp_path: Path):
 
 
 def test_every_list_column_has_a_label_and_a_kind_for_people():
-    assert len({c.label for c in COLUMNS}) == len(COLUMNS)
-    assert column_spec(NET).kind == "money" and "net" in column_spec(NET).label
-    assert column_spec(GROSS).kind == "money" and "gross" in column_spec(GROSS).label
-    assert column_spec("churn_probability").kind == "percent"
-    assert column_spec("reason_1").label == "Main reason"
-    assert column_spec("churn_model_version") == column_spec("churn_model_version").__class__(
-        "churn_model_version", "Churn model version", "int"
-    )
+    from targeting.columns import COLUMNS
+
+    assert set(ORDER) <= set(COLUMNS)  # a column of the list without a heading of its own fails
+    labels = [column(c).label for c in ORDER]
+    assert len(set(labels)) == len(labels)
+    assert column(NET).kind == "money" and "net" in column(NET).label
+    assert column(GROSS).kind == "money" and "gross" in column(GROSS).label
+    assert column("churn_probability").kind == "percent"
+    assert column("reason_1").label == "Reason 1"
+    assert column("churn_model_version").kind == "version"
 
 
 def test_targets_end_to_end_csv_and_xlsx_agree_and_budget_holds(trained, tmp_path: Path):
@@ -327,10 +330,11 @@ def test_targets_end_to_end_csv_and_xlsx_agree_and_budget_holds(trained, tmp_pat
     said = " ".join(result.output.split())
     assert "expected value saved: gross" in said and "out of time:" in said
     table = pd.read_csv(out / "targets.csv", dtype={"customer_id": str})
-    sheet = pd.read_excel(out / "targets.xlsx", dtype={"customer_id": str}).fillna("")
+    sheet = pd.read_excel(out / "targets.xlsx", dtype={label("customer_id"): str}).fillna("")
     summary = json.loads((out / "targets_summary.json").read_text())
     assert len(table) > 0 and table["rank"].tolist() == list(range(1, len(table) + 1))
-    pd.testing.assert_frame_equal(table.fillna(""), sheet, check_dtype=False)
+    assert list(sheet.columns) == [label(c) for c in table.columns]  # the sheet's headers are for people
+    pd.testing.assert_frame_equal(table.fillna(""), sheet.set_axis(table.columns, axis=1), check_dtype=False)
     assert table["action_cost"].sum() <= 40 + 1e-6
     assert "expected_value_saved" not in table and (table[NET] > 0).all()
     assert table[NET].is_monotonic_decreasing
