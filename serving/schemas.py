@@ -12,14 +12,22 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from _bentoml_sdk.io_models import IODescriptor
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 from features.catalog import Feature
 
 MAX_IDS = 1000
 MAX_EXPLAIN = 10
-EXAMPLE_ID = "C0000104"  # a customer of the demo's data; the page's "Try it out" sends it
+EXAMPLE_ID = "C0000104"  # shaped like the generated ids; the page's "Try it out" sends it as is
 EXAMPLE_MODELS = {"churn": "3", "next_stage": "2"}
+
+
+def _whole(value: Any) -> Any:
+    """2.0 is the integer 2 in the document's JSON Schema (OpenAPI 3.1); any other float, a string
+    or a boolean still fails the strict check."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 Explain = Annotated[
     int,
     Field(
@@ -28,6 +36,7 @@ Explain = Annotated[
         description="number of reasons per customer (0 = none, fastest)",
         examples=[3],
     ),
+    BeforeValidator(_whole),  # after the Field: the bounds stay in the JSON schema
 ]
 FiniteNumber = Annotated[float, Field(allow_inf_nan=False)]
 FeatureValue = FiniteNumber | str | None  # strict: true is not a number; the model decides which
