@@ -16,7 +16,6 @@ from core.config import load_settings
 from core.registry import tracking
 from pipelines.cli import app
 from pipelines.service_process import free_port, service_command, service_env, stop
-from serving import startup
 
 NO_MODEL = "no model 'churn' with alias 'champion'"
 STOP_S = 120  # a loaded machine imports BentoML, MLflow and Feast in ~20 s; a restart loop never stops
@@ -45,6 +44,8 @@ def test_serve_with_a_waiting_weak_model_says_how_to_serve_it(config_path: Path)
 
 
 def test_a_trained_project_can_start(trained):
+    from serving import startup  # here, not at collection: see tests/serving/test_openapi.py
+
     assert startup.problem(trained.settings) is None
 
 
