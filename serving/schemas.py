@@ -18,7 +18,7 @@ from features.catalog import Feature
 
 MAX_IDS = 1000
 MAX_EXPLAIN = 10
-EXAMPLE_ID = "C0000104"  # shaped like the generated ids; the page's "Try it out" sends it as is
+EXAMPLE_ID = "C0000068"  # the README's customer (active and at risk in the demo); "Try it out" sends it
 EXAMPLE_MODELS = {"churn": "3", "next_stage": "2"}
 
 
