@@ -33,6 +33,9 @@ API_KEY_HEADER = b"x-api-key"
 PROTECTED = ("/score", "/score_features", "/model_info")  # health and metrics stay open
 KEPT_HEADERS = (b"allow", b"www-authenticate", b"retry-after")  # kept when a 4xx body is rewritten
 REFUSED = Counter("journey_refused_requests", "Requests the gate refused, by reason", ["reason"])
+# BentoML's own extras, left out of the API: the files and schema of its index page (ours is /docs)
+# and /healthz, the deprecated twin of /livez
+HIDDEN = ("/schema.json", "/static_content", "/healthz")
 
 
 @dataclass
@@ -187,9 +190,10 @@ class RequestGate:
 
     BentoML's metrics middleware labels every request by its raw path, so each unknown path used to
     add a family of series to /metrics for good; the gate sits outside that middleware and answers
-    404 itself. A body over `max_body` is refused with 413 from its Content-Length, or as soon as the
-    streamed bytes pass the limit, never read in full. A non-JSON content type on an API route is a
-    415 (BentoML's multipart parser answered a boundary-less one with a 500).
+    404 itself, also for BentoML's routes the API does not offer (HIDDEN). A body over `max_body` is
+    refused with 413 from its Content-Length, or as soon as the streamed bytes pass the limit, never
+    read in full. A non-JSON content type on an API route is a 415 (BentoML's multipart parser
+    answered a boundary-less one with a 500).
     """
 
     def __init__(self, app: ASGIApp, api_paths: Sequence[str], max_body: int) -> None:
@@ -214,11 +218,11 @@ class RequestGate:
 
     def _problem(self, scope: Scope, path: str) -> tuple[str, int, str] | None:
         """(metric reason, status, message) for a request refused before it reaches the app."""
-        if not routed(self.app, scope):
+        if not routed(self.app, scope) or hidden(path):
             return (
                 "unknown_path",
                 404,
-                f"no such path {scope['path'][:200]!r}; the API is described at /docs.json",
+                f"no such path {scope['path'][:200]!r}; the API is described at /docs",
             )
         if path not in self.api_paths or scope["method"] != "POST":
             return None
@@ -263,6 +267,11 @@ async def _answer(send: Send, scope: Scope, status: int, error: str) -> None:
     request_id = _header(scope, b"x-request-id") or uuid.uuid4().hex
     for message in _json(status, {"error": error}, request_id):
         await send(message)
+
+
+def hidden(path: str) -> bool:
+    """A path BentoML answers that is not part of the API (HIDDEN, or under one of them)."""
+    return any(path == h or path.startswith(h + "/") for h in HIDDEN)
 
 
 def routed(app: Any, scope: Scope) -> bool:

@@ -11,7 +11,7 @@ from mlflow.models import Model
 
 from core.config import Settings
 from core.registry import connect, download_model
-from core.schema import CHALLENGER, CHAMPION, CHURN_MODEL, STAGE_MODEL
+from core.schema import CHALLENGER, CHAMPION, CHURN_MODEL
 from serving.artifact import Calibration, ModelInputs
 from serving.pyfunc import booster_file
 
@@ -40,15 +40,6 @@ def _waiting(client: MlflowClient, name: str, task: str) -> str:
         f"v{version.version} (grade {grade}) waits as challenger because its grade is too low to serve by "
         f"itself; to serve it anyway: `journey promote {task} --force --reason '...'`"
     )
-
-
-def require_champions(settings: Settings, names: tuple[str, ...] = (CHURN_MODEL, STAGE_MODEL)) -> None:
-    """ModelNotFound, saying what to do, unless every model has a champion (a registry query only:
-    `journey serve` checks this before starting the server, whose workers would otherwise fail
-    to load and be restarted in a loop)."""
-    client = connect(settings)
-    for name in names:
-        version_of(client, name, CHAMPION)
 
 
 def version_of(client: MlflowClient, name: str, alias: str) -> str:

@@ -5,9 +5,14 @@ taken from JOURNEY_CONFIG (default configs/journey.yaml). When JOURNEY_API_KEY i
 scoring and info endpoints need it in the X-API-Key header (health and metrics stay open).
 
 Endpoints: POST /score (ids; features from the online store), POST /score_features (features in
-the body), GET /model_info, GET /docs.json (OpenAPI, with the served models' features), and
-BentoML's /livez, /readyz and /metrics. Every request passes `http.RequestGate` first (known paths,
-JSON bodies, a body size limit), then `http.JourneyMiddleware` (API key, request ids, error bodies).
+the body), GET /model_info, and BentoML's /livez, /readyz and /metrics; the page /docs (`/`
+redirects there) on the document /docs.json (serving/openapi.py, with the served models'
+features). Every request passes `http.RequestGate` first (known paths, JSON bodies, a body size
+limit), then `http.JourneyMiddleware` (API key, request ids, error bodies).
+
+Without a champion, or an online store that was never set up, `bentoml serve` stops before
+starting any worker, with one line saying what to do (`startup.problem`); a worker that failed to
+load would be restarted by BentoML forever.
 """
 
 from __future__ import annotations
@@ -26,16 +31,17 @@ from typing import Any, TypeVar
 import bentoml
 import numpy as np
 from bentoml.exceptions import InvalidArgument, ServiceUnavailable
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from prometheus_client import Counter, Histogram
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from core.config import DEFAULT_CONFIG, Settings, load_settings
 from core.schema import STAGES
 from features.catalog import Feature
 from features.store import open_store
-from serving import http, openapi
+from serving import http, openapi, startup
 from serving.champions import Champions
 from serving.online import UNAVAILABLE, OnlineFeatures, OnlineRows, StoreUnavailable
 from serving.schemas import (
@@ -55,7 +61,7 @@ STORE_THREADS = 8  # online-store calls in flight at once; more wait (within the
 DEADLINE_MARGIN_S = 0.5  # past the store's own timeouts: the driver's error, with its reason, comes first
 SHOWN_PROBLEMS = 10  # invalid feature values named in one 400
 log = logging.getLogger("bentoml.journey")  # under "bentoml": BentoML configures its handlers
-info_app = FastAPI(title="Journey model info")
+info_app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)  # one page: openapi.page
 
 SCORED = Counter(
     "journey_customers_scored", "Customers scored, by endpoint and status", ["endpoint", "status"]
@@ -99,7 +105,7 @@ async def _run(fn: Callable[..., T], *args: Any, work: int) -> T:
 
 
 class GatedService(bentoml.Service[T]):
-    """BentoML's service with the request gate outside its middleware and a corrected document."""
+    """BentoML's service with the request gate outside its middleware and our own document."""
 
     def to_asgi(self, is_main: bool = True) -> Any:
         app = super().to_asgi(is_main)
@@ -108,13 +114,21 @@ class GatedService(bentoml.Service[T]):
 
     @property
     def openapi_spec(self) -> Any:
-        return openapi.Document(openapi.corrected(super().openapi_spec.asdict()))
+        return openapi.Document(openapi.document())
 
 
 @bentoml.service(name="journey", traffic={"timeout": 30}, service_class=GatedService)
 @bentoml.asgi_app(info_app, path="/")
 class JourneyService:
     """Churn probability, next stage, reasons and action for customers of the CRM."""
+
+    @bentoml.on_deployment
+    def refuse_to_start_unservable() -> None:
+        """Runs once in `bentoml serve`'s own process before any worker starts: without a champion
+        or an online store every worker would fail to load and be restarted in a loop."""
+        problem = startup.problem(_settings())
+        if problem is not None:
+            raise SystemExit(f"journey: cannot start the scoring service: {problem}")
 
     def __init__(self) -> None:
         http.quiet_client_errors()
@@ -197,11 +211,10 @@ class JourneyService:
         _log("score_features", started, scores, scorer.versions)
         return ScoreResponse(scores=scores, models=scorer.versions, request_id=http.current().request_id)
 
-    @info_app.get("/docs.json", include_in_schema=False)
+    @info_app.get(openapi.DOCUMENT_URL, include_in_schema=False)
     def openapi_json(self) -> dict[str, Any]:
         """The OpenAPI document with the features of the models being served (replaces BentoML's)."""
-        spec = JourneyService.openapi_spec.asdict()  # type: ignore[attr-defined]
-        return openapi.with_features(spec, request_features(self.champions.scorer))
+        return openapi.with_features(openapi.document(), request_features(self.champions.scorer))
 
     @info_app.get("/model_info")
     def model_info(self) -> ModelInfo:
@@ -293,10 +306,23 @@ def _problem(model: type[BaseModel], i: int, error: Any) -> str:
     return f"{where}: {given} is not allowed; allowed: {model.model_fields[name].description}"
 
 
-def openapi_document() -> str:
-    """The OpenAPI document of the service as JSON (no models or store needed)."""
-    spec = JourneyService.openapi_spec.asdict()  # type: ignore[attr-defined]
-    return json.dumps(spec, indent=2, sort_keys=True) + "\n"
+@info_app.get("/", include_in_schema=False)
+def home() -> RedirectResponse:
+    """BentoML's own page (its branding, a tag-manager script) is never shown: ours is."""
+    return RedirectResponse(openapi.PAGE_URL)
+
+
+@info_app.get(openapi.PAGE_URL, include_in_schema=False)
+def docs_page() -> HTMLResponse:
+    return openapi.page()
+
+
+def docs_asset(request: Request) -> Response:
+    return openapi.asset(request.url.path.rsplit("/", 1)[-1])
+
+
+for _name in openapi.ASSETS:  # one route per file: any other path stays a 404 of the gate
+    info_app.add_route(f"{openapi.PAGE_URL}/{_name}", docs_asset, include_in_schema=False)
 
 
 JourneyService.add_asgi_middleware(http.JourneyMiddleware)  # type: ignore[attr-defined]

@@ -20,16 +20,18 @@ DOCS = Path("docs")
 def serve(
     port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default from config).")] = None,
 ) -> None:
-    """Serve the champion models over HTTP (foreground; Ctrl-C stops). OpenAPI docs at /docs.
+    """Serve the champion models over HTTP (foreground; Ctrl-C stops). The API's page at /docs.
+
+    Without a champion or an online store it stops at once, saying what to do (exit code 1).
 
     Example: journey serve --port 3000
     """
     from pipelines.service_process import service_command, service_env
-    from serving.models import require_champions
+    from serving.startup import require
 
     with friendly_errors():
         settings = state.settings
-        require_champions(settings)  # else BentoML restarts failing workers forever
+        require(settings)  # the server checks it too, but this way the answer comes in the CLI's words
     chosen = port or settings.serving.port
     console.print(
         f"serving on http://{settings.serving.host}:{chosen} (docs at /docs) with config {state.config}"
@@ -50,11 +52,13 @@ def serve(
 def openapi(out: Annotated[Path | None, out_option("openapi.json", "docs")] = None) -> None:
     """Write the scoring API's OpenAPI document (the exact request and response models): <out>/openapi.json.
 
+    The served /docs.json is the same document with the served models' features filled in.
+
     Example: journey openapi --out docs
     """
-    from serving.service import openapi_document
+    from serving.openapi import document, dumps
 
     path = (out or DOCS) / "openapi.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(openapi_document())
+    path.write_text(dumps(document()))
     console.print(f"wrote {path}")
