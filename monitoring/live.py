@@ -28,6 +28,8 @@ from training.labels import churn_labels, stage_labels
 CHURN_TEST = ("roc_auc", "pr_auc", "ece")  # the churn run's metrics shown beside the live ones
 STAGE_TEST = ("accuracy", "macro_f1")
 TIER_ORDER = ("high", "medium", "low")
+# batch scoring logs active buyers only; the stage model's test rows hold every known customer
+STAGE_POPULATION = "active buyers (the logged customers); the test figure covers every known customer"
 Json = dict[str, Any]
 
 
@@ -182,7 +184,7 @@ def stage_live(rows: pd.DataFrame, out: Outcomes, tests: TestFigures) -> list[Js
     joined = rows.merge(out.stage, on=["customer_id", "as_of"], how="inner")
     return [
         {"as_of": day, "model": name, "model_version": version, **stage_figures(group)}
-        | {"test": tests.of(name, version, STAGE_TEST)}
+        | {"test": tests.of(name, version, STAGE_TEST), "population": STAGE_POPULATION}
         for day, name, version, group in _groups(joined, "stage")
     ]
 
@@ -204,10 +206,12 @@ def live_accuracy(settings: Settings) -> Live:
     empty = pd.DataFrame()
     try:
         log = open_log(settings)
-        rows = latest(log.read())
+        logged = log.read()
     except PredictionLogError as err:
         return Live({"messages": [str(err)], "alerts": []}, empty, empty)
-    report: Json = {"prediction_log": log.where, "logged_rows": len(rows), "alerts": []}
+    rows = latest(logged)
+    report: Json = {"prediction_log": log.where, "logged_rows": len(logged), "predictions": len(rows)}
+    report["alerts"] = []
     if rows.empty:
         report["messages"] = [
             f"no prediction log yet at {log.where}: run `journey score` or `journey targets` first"

@@ -117,7 +117,10 @@ def print_summary(report: Json, path: Path) -> None:
     """The live figures beside the test ones (in brackets), what waits, each part's messages, alerts."""
     live = report["live"]
     if "prediction_log" in live:
-        console.print(f"  prediction log: {live['prediction_log']}, {live['logged_rows']:,} rows")
+        console.print(
+            f"  prediction log: {live['prediction_log']}, {live['logged_rows']:,} rows "
+            f"({live['predictions']:,} distinct customer x as-of x model versions)"
+        )
     for entry in live.get("churn", []):
         judged = "" if entry["judged"] else " (too few rows to judge)"
         console.print(
@@ -131,6 +134,8 @@ def print_summary(report: Json, path: Path) -> None:
             f"  next stage v{entry['model_version']} as of {entry['as_of']}: {entry['rows']:,} rows, "
             f"live (test) accuracy {_pair(entry, 'accuracy')}, macro-F1 {_pair(entry, 'macro_f1')}"
         )
+    if live.get("stage"):
+        console.print(f"  [dim]next stage: live on {live['stage'][0]['population']}[/]")
     for day, closes in live.get("pending", {}).items():
         console.print(f"  [dim]as of {day}: churn window closes {closes}[/]")
     for part in ("live", "drift", "fairness"):
