@@ -306,6 +306,39 @@ class Serving(Frozen):
     as_of: date | None = None
 
 
+class PredictionLogStore(Frozen):
+    """Where batch scoring appends what it predicted (docs/monitoring.md, "Prediction log").
+
+    parquet: one new file per run under <workdir>/predictions, staged and renamed in; postgres: one
+    transaction per run into `table` at `postgres_dsn` (a password comes from PGPASSWORD, not git).
+    """
+
+    store: Literal["parquet", "postgres"] = "parquet"
+    postgres_dsn: str | None = None
+    table: str = Field("prediction_log", pattern=r"^[a-z_][a-z0-9_]*$")
+
+    @model_validator(mode="after")
+    def _dsn_for_postgres(self) -> PredictionLogStore:
+        if self.store == "postgres" and not self.postgres_dsn:
+            raise ValueError("monitoring.log.store is postgres: set monitoring.log.postgres_dsn")
+        return self
+
+
+class LiveAccuracy(Frozen):
+    """When `journey monitor` alerts on the live figures of matured predictions (docs/monitoring.md)."""
+
+    roc_auc_margin: float = Field(0.05, ge=0, le=1)  # alert below the test ROC AUC by more than this
+    max_ece: float = Field(0.1, gt=0, le=1)  # alert when the live ECE is above this
+    min_rows: int = Field(100, ge=1)  # an as-of with fewer matured rows is shown, never judged
+
+
+class Monitoring(Frozen):
+    """The operations loop: the prediction log and live accuracy (`journey monitor`)."""
+
+    log: PredictionLogStore = PredictionLogStore()
+    live: LiveAccuracy = LiveAccuracy()
+
+
 class Settings(Frozen):
     """Everything one Journey run needs; relative paths are resolved against the project root."""
 
@@ -322,6 +355,7 @@ class Settings(Frozen):
     actions: tuple[Action, ...] = ()
     targeting: Targeting = Targeting()
     reasons: dict[str, tuple[ReasonTemplate, ...]] = Field(default_factory=dict)
+    monitoring: Monitoring = Monitoring()
 
     @model_validator(mode="after")
     def _actions_cover_stages(self) -> Settings:

@@ -9,6 +9,7 @@ import pandas as pd
 from core.config import Settings
 from core.schema import ACTIVE_STAGES, CHURN_MODEL, STAGE_MODEL
 from features.build import TIMESTAMP, read_features, read_manifest
+from monitoring.log import log_predictions
 from serving.models import load_champion
 from serving.scoring import Scorer
 
@@ -63,11 +64,14 @@ def _write_csv(frame: pd.DataFrame, target: Path) -> Path:
 
 
 def score_all(settings: Settings, scorer: Scorer | None = None) -> tuple[pd.DataFrame, Path]:
-    """Score every active customer (no reasons: TreeSHAP is costly per row); write outputs/scores.csv."""
+    """Score every active customer (no reasons: TreeSHAP is costly per row); write outputs/scores.csv
+    and append the scores to the prediction log (monitoring/log.py)."""
     scorer = scorer or load_scorer(settings)
     feats = active(newest_features(settings))
     scores = scorer.score_frame(feats)
     scores.insert(1, "as_of", feats[TIMESTAMP].to_numpy())
     for name, version in scorer.versions.items():
         scores[f"{name}_model_version"] = version
-    return scores, _write_csv(scores, settings.paths.outputs_dir / "scores.csv")
+    path = _write_csv(scores, settings.paths.outputs_dir / "scores.csv")
+    log_predictions(settings, scores, feats[TIMESTAMP].max(), scorer.versions, "score")
+    return scores, path

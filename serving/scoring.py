@@ -315,6 +315,7 @@ class Scorer:
         out["risk_tier"] = risk_tiers(pred.churn, tiers.high, tiers.medium)
         out["current_stage"] = frame["current_stage"].to_numpy()
         out["next_stage"] = np.asarray(STAGES)[pred.stage.argmax(axis=1)]
+        out["next_stage_probability"] = pred.stage.max(axis=1)
         out["customer_value"] = value
         out["expected_value_at_risk"] = pred.churn * value
         return out

@@ -27,6 +27,7 @@ from core.generations import CURRENT, new_generation
 from core.registry import connect
 from core.schema import CHAMPION, CHURN_MODEL
 from features.build import TIMESTAMP
+from monitoring.log import log_predictions
 from serving.artifact import PROBABILITY_DIGITS
 from serving.batch import active, load_scorer, newest_features, snapshot_features
 from serving.scoring import Scorer, risk_tiers, run_rate_value
@@ -301,6 +302,7 @@ def build_targets(
     """Score every active customer at the newest snapshot and write the list, its summary and threshold.
 
     With `request.rank_by == "uplift"` the ranking is uplift x value - cost (targeting.select).
+    Every scored customer, listed or not, is appended to the prediction log (monitoring/log.py).
     """
     scorer = scorer or load_scorer(settings)
     feats = active(newest_features(settings))
@@ -331,6 +333,9 @@ def build_targets(
         "prediction_window_days": settings.labels.prediction_window_days,
     }
     paths = write_outputs(table, summary, out or settings.paths.outputs_dir)
+    log_predictions(
+        settings, scorer.score_frame(feats), feats[TIMESTAMP].max(), scorer.versions, "targets", table
+    )
     return Targets(table, summary, paths)
 
 

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from pipelines.cli import data, features, models, run, service, targets
+from pipelines.cli import data, features, models, monitor, run, service, targets
 from pipelines.console import DEFAULT_CONFIG, setup
 
 app = typer.Typer(
@@ -40,3 +40,4 @@ app.add_typer(models.commands)
 app.add_typer(targets.commands)
 app.add_typer(run.commands)
 app.add_typer(service.commands)
+app.add_typer(monitor.commands)

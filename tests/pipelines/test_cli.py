@@ -26,6 +26,7 @@ COMMANDS = [
     ["uplift"],
     ["report"],
     ["run"],
+    ["monitor"],
     ["serve"],
     ["openapi"],
     ["demo"],
