@@ -1,0 +1,1 @@
+"""The operations loop: what batch scoring predicted (log), and how it fared once labels matured (live)."""
