@@ -192,6 +192,9 @@ def fairness_report(settings: Settings, scores: pd.DataFrame) -> dict[str, Any]:
         table = fairness_tables(rows, y, p, listed_flags(rows, settings), settings)
     except UnknownAttribute as err:
         return {"rows": len(scores), "groups": [], "alerts": [], "notes": [str(err)]}
+    except FileNotFoundError as err:
+        note = f"fairness not judged: the protected attributes are read from the feature build ({err})"
+        return {"rows": len(scores), "groups": [], "alerts": [], "notes": [note]}
     return {
         "rows": len(rows),
         "min_group_size": rules.min_group_size,
@@ -208,6 +211,8 @@ def _with_attributes(scores: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     lacking = [a for a in protected_attributes(settings) if a not in scores.columns]
     if not lacking or scores.empty:
         return scores.reset_index(drop=True)
+    declared = pd.DataFrame(columns=[d.name for d in settings.demographics])
+    require_attributes(declared, lacking)  # the feature tables hold the declared attributes only
     moments = sorted(pd.to_datetime(scores["as_of"], utc=True).unique())
     feats = read_features(settings.paths.features, [(TIMESTAMP, "in", moments)])
     require_attributes(feats, lacking)

@@ -29,7 +29,9 @@ def numeric_profile(values: pd.Series, bins: int) -> Profile:
     one bin for its zeros instead of several empty ones."""
     numbers = pd.to_numeric(values, errors="coerce").astype("float64")
     present = numbers.dropna().to_numpy()
-    quantiles = np.quantile(present, np.linspace(0, 1, bins + 1)[1:-1]) if len(present) else np.empty(0)
+    cuts = np.linspace(0, 1, bins + 1)[1:-1]
+    # observed values as edges (inverted CDF): interpolated ones would split a tie into empty bins
+    quantiles = np.quantile(present, cuts, method="inverted_cdf") if len(present) else np.empty(0)
     edges = [float(e) for e in np.unique(quantiles)]
     return {
         "kind": "numeric",
