@@ -142,7 +142,9 @@ def test_the_summary_sheet_matches_the_list(tmp_path):
     assert figures["Total contact cost"].value == pytest.approx(table["action_cost"].sum())
     net = label("expected_value_saved_net")
     saved = figures[f"Total {net[0].lower()}{net[1:]}"]
-    assert saved.value == pytest.approx(table["expected_value_saved_net"].sum()) and saved.number_format == MONEY
+    assert (
+        saved.value == pytest.approx(table["expected_value_saved_net"].sum()) and saved.number_format == MONEY
+    )
     assert figures["Active customers scored"].value == 500 and figures["Budget"].value == 40.0
     models = block(sheet, "Models")
     assert models.loc["Churn"].tolist() == [3, "B"] and models.loc["Next stage"].tolist() == [12, "A"]
