@@ -33,6 +33,7 @@ from monitoring.profile import (
     share_changes,
 )
 from serving.artifact import Calibration, ModelInputs
+from serving.batch import newest_features
 from serving.models import LoadedModel, ModelNotFound, load_champion
 from serving.pyfunc import probabilities
 
@@ -199,8 +200,6 @@ def _new_category_alerts(label: str, features: list[dict[str, Any]], rules: Drif
 def drift_report(settings: Settings) -> dict[str, Any]:
     """Drift of the newest snapshot from each champion's training rows, JSON-able. "alerts" name the
     top drifting features; "notes" say what could not be judged (no champion, no profile)."""
-    from serving.batch import newest_features  # serving.batch appends to the prediction log
-
     rules = settings.monitoring.drift
     frame = newest_features(settings)
     client = connect(settings)

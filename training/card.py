@@ -15,6 +15,7 @@ PURPOSE = {
     "stage": "Probabilities of each customer-journey stage at the stage horizon, for every known "
     "customer; the most likely one is the predicted next stage.",
 }
+FAIRNESS_HEADING = "## Fairness on the test rows (protected groups)"
 HEADLINE = {
     "churn": ("roc_auc", "pr_auc", "log_loss", "brier", "ece", "lift_top_decile", "capture_top_decile"),
     "stage": ("accuracy", "macro_f1", "log_loss", "top_label_ece"),
@@ -35,7 +36,7 @@ def model_card(
     rows: Mapping[str, int],
     importance: pd.Series,
     params: Mapping[str, object],
-    fairness: pd.DataFrame | None = None,
+    fairness: pd.DataFrame | str | None = None,
 ) -> str:
     """Markdown for one registered version; every figure comes from this run's out-of-time test."""
     model = [(k, f"{metrics[k]:.4f}") for k in HEADLINE[task] if k in metrics]
@@ -89,11 +90,13 @@ def _verdict(row: pd.Series) -> str:
     return "passes" if row["passes"] else "**breaks the rule**"
 
 
-def fairness_section(table: pd.DataFrame | None) -> str:
+def fairness_section(table: pd.DataFrame | str | None) -> str:
     """Per protected group of the test rows: size, churn rate, ROC AUC, ECE, share listed (medium or
     high risk), its ratio to the highest judged group and the 80% rule (docs/monitoring.md)."""
     if table is None:
         return ""
+    if isinstance(table, str):  # why it could not be computed
+        return f"{FAIRNESS_HEADING}\n{table}\n"
     head = "| attribute | group | customers | churn rate | ROC AUC | ECE | listed | ratio | 80% rule |"
     lines = [head, "|---|---|---:|---:|---:|---:|---:|---:|---|"]
     lines += [
@@ -103,7 +106,7 @@ def fairness_section(table: pd.DataFrame | None) -> str:
         for _, r in table.iterrows()
     ]
     rows = "\n".join(lines)
-    return f"""## Fairness on the test rows (protected groups)
+    return f"""{FAIRNESS_HEADING}
 Listed = churn probability at medium risk or above. The 80% rule: each group's listing rate is at
 least `monitoring.fairness.min_ratio` (0.8) of the highest group's; groups smaller than
 `monitoring.fairness.min_group_size` are shown, not judged.

@@ -20,7 +20,7 @@ from features.build import TIMESTAMP
 from features.catalog import catalog
 from features.store import apply_definitions, open_store
 from monitoring.drift import PROFILE_FILE, model_scores, profile_json, reference_profile
-from monitoring.fairness import fairness_tables, protected_attributes
+from monitoring.fairness import UnknownAttribute, fairness_tables, protected_attributes
 from serving.artifact import Calibration, ModelInputs
 from serving.pyfunc import probabilities as model_probabilities
 from training import plots
@@ -170,16 +170,16 @@ def evaluate_churn(
 
 def _fairness(
     test: pd.DataFrame, y: np.ndarray, result: Evaluation, settings: Settings
-) -> pd.DataFrame | None:
+) -> pd.DataFrame | str:
     """Per protected group of the churn test rows: ROC AUC, ECE, share listed (medium or high risk)
-    and the 80% rule (monitoring/fairness.py); None, said in the log, when an attribute is absent."""
+    and the 80% rule (monitoring/fairness.py); when an attribute is absent, why (for the card)."""
     p = result.tables[TEST_PREDICTIONS]["churn_probability"].to_numpy()
     listed = p >= settings.serving.risk_tiers.medium
     try:
         return fairness_tables(test.reset_index(drop=True), y, p, listed, settings)
-    except ValueError as err:
-        log.warning("fairness table left out of the model card: %s", err)
-        return None
+    except UnknownAttribute as err:
+        log.warning("fairness not computed: %s", err)
+        return f"Not computed: {err}."
 
 
 def _keys(test: pd.DataFrame) -> pd.DataFrame:
@@ -353,7 +353,7 @@ def train_task(
                 "importance.csv": importance.to_csv(),
                 PROFILE_FILE: profile_json(profile),
             },
-            tables=result.tables | ({FAIRNESS_TABLE: fairness} if fairness is not None else {}),
+            tables=result.tables | ({FAIRNESS_TABLE: fairness} if isinstance(fairness, pd.DataFrame) else {}),
             card=lambda version: model_card(
                 task, name, version, result.metrics, grade, tags, rows, importance, booster.params, fairness
             ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -20,7 +21,7 @@ from monitoring.fairness import (
     protected_attributes,
 )
 from training.card import fairness_section
-from training.train import _inputs
+from training.train import TEST_PREDICTIONS, _fairness, _inputs
 
 DEMOGRAPHICS = (Demographic(name="age", kind="numeric"), Demographic(name="region", kind="categorical"))
 SIZES = {"north": 400, "south": 400, "islands": 20}
@@ -152,6 +153,15 @@ def test_the_model_card_shows_the_verdict_of_each_group() -> None:
     assert card.count("**breaks the rule**") == 1
     assert "| region | islands | 20 |" in card and "too few to judge" in card
     assert fairness_section(None) == ""
+
+
+def test_the_model_card_says_why_fairness_was_not_computed() -> None:
+    frame = scored().drop(columns=["age"])
+    y, p = frame["churned"].to_numpy(dtype=int), frame["churn_probability"].to_numpy()
+    result = SimpleNamespace(tables={TEST_PREDICTIONS: pd.DataFrame({"churn_probability": p})})
+    note = _fairness(frame, y, result, settings())  # type: ignore[arg-type]
+    assert isinstance(note, str)
+    assert "names age, which the data does not have" in fairness_section(note)
 
 
 def test_excluding_protected_attributes_keeps_them_out_of_the_model_inputs() -> None:
