@@ -319,6 +319,8 @@ class Drift(Frozen):
     new_category_share: float = Field(0.01, ge=0, le=1)  # alert when unseen levels cover more rows
     stage_mix_psi: float = Field(0.1, gt=0)  # alert when the stage mix moves more than this
     top: int = Field(5, ge=1)  # drifting features named in an alert
+    # shown in the table, never alerted on: e.g. tenure, which grows in any customer base that is young
+    ignore: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _ordered(self) -> Drift:

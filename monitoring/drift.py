@@ -151,7 +151,8 @@ def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
 
 def drift_alerts(label: str, drift: dict[str, Any], rules: Drift) -> list[str]:
     """The sentences of one model's drift alerts, each naming the features that moved most."""
-    features = [f for f in drift["features"] if f["feature"] != STAGE]  # the stage mix has its own
+    skip = {STAGE, *rules.ignore}  # the stage mix has its own alert
+    features = [f for f in drift["features"] if f["feature"] not in skip]
     alerts = []
     drifted = [f for f in features if f["psi"] is not None and f["psi"] > rules.psi_alert]
     if drifted:
@@ -175,7 +176,9 @@ def drift_alerts(label: str, drift: dict[str, Any], rules: Drift) -> list[str]:
             f"{f['feature']} ({f['missing_reference']:.1%} -> {f['missing_now']:.1%})"
             for f in moved[: rules.top]
         )
-        alerts.append(f"{label}: missing-value rate moved by more than {rules.missing_change:.0%}: {named}")
+        alerts.append(
+            f"{label}: missing-value rate moved by more than {rules.missing_change * 100:g} points: {named}"
+        )
     alerts += _new_category_alerts(label, features, rules)
     mix = drift.get("stage_mix")
     if mix and mix["psi"] > rules.stage_mix_psi:

@@ -60,10 +60,12 @@ def require_attributes(frame: pd.DataFrame, attributes: Sequence[str]) -> None:
 
 
 def groups(values: pd.Series, bands: Sequence[float] | None) -> pd.Series:
-    """Group labels: a categorical attribute's levels; a numeric one's bands (configured edges, or
-    quintiles); unknown values in their own group."""
+    """Group labels in reading order (levels sorted, bands from low to high, unknown values last in
+    their own group): a categorical attribute's levels; a numeric one's bands (configured edges,
+    or quintiles)."""
     if values.dtype == object or isinstance(values.dtype, pd.CategoricalDtype | pd.StringDtype):
-        return values.astype("string").fillna(MISSING).astype(str)
+        text = values.astype("string")
+        return _ordered(text, sorted(text.dropna().unique()))
     numbers = pd.to_numeric(values, errors="coerce")
     if bands:
         edges = [-np.inf, *bands, np.inf]
@@ -71,7 +73,16 @@ def groups(values: pd.Series, bands: Sequence[float] | None) -> pd.Series:
         banded = pd.cut(numbers, edges, right=False, labels=labels)
     else:
         banded = pd.qcut(numbers, 5, duplicates="drop")
-    return banded.astype("string").fillna(MISSING).astype(str)
+    return _ordered(banded.astype("string"), [str(c) for c in banded.cat.categories])
+
+
+def _ordered(text: pd.Series, order: Sequence[str]) -> pd.Series:
+    """An ordered categorical of the labels, MISSING for unknown values, last."""
+    return pd.Series(
+        pd.Categorical(text.fillna(MISSING), categories=[*order, MISSING], ordered=True),
+        index=text.index,
+        name=text.name,
+    )
 
 
 def _band(low: float, high: float) -> str:
@@ -121,6 +132,10 @@ def group_table(
         sample_params={"listed": {"flag": np.asarray(listed, dtype=np.float64)}},
     ).by_group.reset_index()
     frame = frame.rename(columns={frame.columns[0]: "group"}).assign(attribute=labels.name)
+    if isinstance(labels.dtype, pd.CategoricalDtype):  # bands from low to high, not alphabetical
+        order = {str(c): i for i, c in enumerate(labels.cat.categories)}
+        frame = frame.sort_values("group", key=lambda g: g.astype(str).map(order), ignore_index=True)
+    frame["group"] = frame["group"].astype(str)
     frame["rows"] = frame["rows"].astype(int)
     frame["judged"] = frame["rows"] >= rules.min_group_size
     top = frame.loc[frame["judged"], "listed"].max()
@@ -146,7 +161,7 @@ def fairness_alerts(table: pd.DataFrame, rules: Fairness) -> list[str]:
     """One sentence per judged group that breaks the 80% rule."""
     return [
         f"{r.attribute} = {r.group}: listed {r.listed:.1%} of its {r.rows:,} customers, "
-        f"{r.ratio:.0%} of the highest group's rate (the {rules.min_ratio:.0%} rule)"
+        f"{r.ratio:.2f} of the highest group's rate (the rule asks for {rules.min_ratio:g})"
         for r in table.itertuples()
         if r.judged and r.passes is False
     ]

@@ -106,6 +106,13 @@ def test_alerts_name_at_most_the_configured_number_of_features() -> None:
     assert len(alert.split("most: ")[1].split(", ")) == 2
 
 
+def test_ignored_features_are_shown_but_never_alerted_on() -> None:
+    drift = drift_of(rows(3000, 11, shift={"tenure_days": 2.0}))
+    assert drift["features"][0]["feature"] == "tenure_days"
+    assert "tenure_days" in drift_alerts("churn v1", drift, RULES)[0]
+    assert drift_alerts("churn v1", drift, Drift(ignore=("tenure_days",))) == []
+
+
 def test_psi_is_zero_for_the_same_shares_and_grows_with_the_shift() -> None:
     assert psi([0.5, 0.5], [0.5, 0.5]) == 0.0
     assert 0 < psi([0.5, 0.5], [0.6, 0.4]) < psi([0.5, 0.5], [0.8, 0.2])
