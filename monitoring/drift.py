@@ -10,7 +10,6 @@ with the champion, and names the features that moved most.
 from __future__ import annotations
 
 import json
-import logging
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 
 from core.config import Drift, Settings
 from core.registry import connect
@@ -32,12 +32,11 @@ from monitoring.profile import (
     psi,
     share_changes,
 )
-from serving.artifact import Calibration, ModelInputs
+from serving.artifact import ModelInputs
 from serving.batch import newest_features
 from serving.models import LoadedModel, ModelNotFound, load_champion
 from serving.pyfunc import probabilities
 
-log = logging.getLogger(__name__)
 PROFILE_FILE = "reference_profile.json"  # the run artifact beside each model version
 STAGE = "current_stage"  # the feature whose mix is the stage mix
 
@@ -83,7 +82,7 @@ def load_profile(client: MlflowClient, model: LoadedModel) -> Profile:
         try:
             path = Path(client.download_artifacts(run_id, PROFILE_FILE, tmp))
             return dict(json.loads(path.read_text()))
-        except (OSError, ValueError, Exception) as err:  # MlflowException: the run has no such file
+        except (MlflowException, OSError, ValueError) as err:  # no such artifact, or not JSON
             raise NoReferenceProfile(
                 f"{model.name} v{model.version} has no reference profile ({PROFILE_FILE}): it was trained "
                 f"before drift monitoring; retrain it (`journey train {task}`, then `journey promote "
@@ -99,13 +98,13 @@ def population(frame: pd.DataFrame, name: str) -> pd.DataFrame:
 
 
 def score_rows(model: LoadedModel, rows: pd.DataFrame) -> pd.Series:
-    calibration: Calibration | None = model.calibration
-    raw = probabilities(model.booster, model.inputs, calibration, model.inputs.matrix(rows))
+    """The champion's output on the rows, as the profile keeps it (`model_scores`)."""
+    raw = probabilities(model.booster, model.inputs, model.calibration, model.inputs.matrix(rows))
     return model_scores(model.inputs, raw)
 
 
 def model_drift(profile: Profile, rows: pd.DataFrame, scores: pd.Series, rules: Drift) -> dict[str, Any]:
-    """The drift of one model: features (most drifted first), scores, stage mix, and its alerts."""
+    """The drift of one model: features (most drifted first), scores, stage mix, and each feature's level."""
     table = compare(profile, rows)
     score = compare_column(profile["scores"], scores.reset_index(drop=True))
     out: dict[str, Any] = {
@@ -204,15 +203,13 @@ def drift_report(settings: Settings) -> dict[str, Any]:
     """Drift of the newest snapshot from each champion's training rows, JSON-able. "alerts" name the
     top drifting features; "notes" say what could not be judged (no champion, no profile)."""
     rules = settings.monitoring.drift
-    frame = newest_features(settings)
+    report: dict[str, Any] = {"snapshot": None, "thresholds": rules.model_dump(), "models": {}}
+    try:
+        frame = newest_features(settings)
+    except (FileNotFoundError, ValueError) as err:  # no feature build; --as-of before the first snapshot
+        return report | {"alerts": [], "notes": [f"drift not judged: {err}"]}
+    report |= {"snapshot": str(pd.Timestamp(frame[TIMESTAMP].max()).date()), "alerts": [], "notes": []}
     client = connect(settings)
-    report: dict[str, Any] = {
-        "snapshot": str(pd.Timestamp(frame[TIMESTAMP].max()).date()) if len(frame) else None,
-        "thresholds": rules.model_dump(),
-        "models": {},
-        "alerts": [],
-        "notes": [],
-    }
     for name in (CHURN_MODEL, STAGE_MODEL):
         try:
             model = load_champion(name, settings, client=client)
@@ -221,6 +218,9 @@ def drift_report(settings: Settings) -> dict[str, Any]:
             report["notes"].append(str(err))
             continue
         rows = population(frame, name)
+        if rows.empty:
+            report["notes"].append(f"{name}: no customers it scores at the newest snapshot: drift not judged")
+            continue
         drift = model_drift(profile, rows, score_rows(model, rows), rules)
         report["models"][name] = {"version": model.version, **drift}
         report["alerts"] += drift_alerts(f"{name} v{model.version}", drift, rules)

@@ -9,7 +9,6 @@ by Salesforce's bias flags) compares each judged group's listing rate with the h
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from itertools import pairwise
 from typing import Any
@@ -22,7 +21,6 @@ from sklearn.metrics import roc_auc_score
 from core.config import Fairness, Settings
 from features.build import TIMESTAMP, read_features
 
-log = logging.getLogger(__name__)
 MISSING = "(missing)"  # the group of rows whose attribute is unknown
 COLUMNS = [
     "attribute",

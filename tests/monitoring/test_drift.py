@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -14,6 +15,7 @@ from core.schema import CHURN_MODEL, STAGES
 from monitoring.drift import (
     NoReferenceProfile,
     drift_alerts,
+    drift_report,
     load_profile,
     model_drift,
     model_scores,
@@ -154,6 +156,13 @@ def test_a_model_trained_before_profiles_says_to_retrain_it() -> None:
         load_profile(client, model)  # type: ignore[arg-type]
 
 
+def test_without_a_feature_build_the_report_says_what_to_run() -> None:
+    settings = Settings().with_paths(workdir=Path("no-such-journey-workdir"))
+    report = drift_report(settings)
+    assert report["alerts"] == [] and report["models"] == {}
+    assert "run `journey features build`" in report["notes"][0]
+
+
 def test_thresholds_are_checked_when_the_config_loads() -> None:
     with pytest.raises(ValueError, match="psi_watch must be below"):
         Drift(psi_watch=0.3, psi_alert=0.2)
@@ -161,8 +170,6 @@ def test_thresholds_are_checked_when_the_config_loads() -> None:
 
 def test_the_trained_champions_carry_a_profile_and_drift_reports_on_the_newest_snapshot(trained) -> None:
     from helpers.project import Trained
-
-    from monitoring.drift import drift_report
 
     assert isinstance(trained, Trained)
     report = drift_report(trained.settings)
