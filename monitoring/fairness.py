@@ -200,7 +200,7 @@ def fairness_report(settings: Settings, scores: pd.DataFrame) -> dict[str, Any]:
     rules = settings.monitoring.fairness
     try:
         rows = _with_attributes(scores, settings)
-        y = rows["churned"].to_numpy(dtype=np.int64) if "churned" in rows.columns else None
+        y = _outcomes(rows)
         p = rows["churn_probability"].to_numpy(dtype=np.float64)
         table = fairness_tables(rows, y, p, listed_flags(rows, settings), settings)
     except UnknownAttribute as err:
@@ -217,6 +217,13 @@ def fairness_report(settings: Settings, scores: pd.DataFrame) -> dict[str, Any]:
         "alerts": fairness_alerts(table, rules),
         "notes": unjudged(table, rules),
     }
+
+
+def _outcomes(rows: pd.DataFrame) -> np.ndarray | None:
+    """The churn outcomes when every row has one (windows closed); None: only listing is judged."""
+    if "churned" not in rows.columns or rows["churned"].isna().any():
+        return None
+    return rows["churned"].to_numpy(dtype=np.int64)
 
 
 def _with_attributes(scores: pd.DataFrame, settings: Settings) -> pd.DataFrame:

@@ -103,8 +103,14 @@ def test_per_group_roc_auc_and_ece_are_those_of_the_groups_rows() -> None:
     assert table.loc["south", "roc_auc"] != table.loc["north", "roc_auc"]
 
 
-def test_without_outcomes_only_the_listing_rates_are_judged() -> None:
-    report = fairness_report(settings(protected=["region"]), scored().drop(columns=["churned"]))
+@pytest.mark.parametrize("outcomes", ["none", "some"])
+def test_without_every_outcome_only_the_listing_rates_are_judged(outcomes: str) -> None:
+    frame = scored()
+    if outcomes == "none":
+        frame = frame.drop(columns=["churned"])
+    else:  # windows not closed for everyone yet
+        frame["churned"] = frame["churned"].astype(object).where(frame.index % 2 == 0, None)
+    report = fairness_report(settings(protected=["region"]), frame)
     assert report["outcomes_known"] is False
     assert all(g["roc_auc"] is None for g in report["groups"])
     assert len(report["alerts"]) == 1
@@ -201,3 +207,22 @@ def test_the_churn_model_card_shows_fairness_per_protected_group(trained, tmp_pa
     for attribute in ("age", "gender", "region", "acquisition_channel", "plan"):
         assert f"| {attribute} |" in section
     assert "| age | 25-34 |" in section
+
+
+def test_monitor_reads_the_protected_attributes_of_the_newest_scores_from_the_features(trained) -> None:
+    from serving.batch import active, load_scorer, newest_features
+
+    feats = active(newest_features(trained.settings))
+    scores = (
+        load_scorer(trained.settings).score_frame(feats).assign(as_of=feats["event_timestamp"].to_numpy())
+    )
+    report = fairness_report(trained.settings, scores)
+    assert report["rows"] == len(scores) and report["outcomes_known"] is False
+    sizes = {}
+    for g in report["groups"]:
+        sizes[g["attribute"]] = sizes.get(g["attribute"], 0) + g["rows"]
+    assert sizes == dict.fromkeys(("age", "gender", "region", "acquisition_channel", "plan"), len(scores))
+    listed = {(g["attribute"], g["group"]): g["listed"] for g in report["groups"]}
+    medium = trained.settings.serving.risk_tiers.medium
+    north = scores.merge(feats[["customer_id", "region"]], on="customer_id").query("region == 'north'")
+    assert listed[("region", "north")] == pytest.approx((north["churn_probability"] >= medium).mean())
