@@ -185,12 +185,15 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def listed_flags(scores: pd.DataFrame, settings: Settings) -> np.ndarray:
-    """Who was listed: the scores' `listed` column when present (the target list), else every
-    customer at medium or high risk (the candidates the list is drawn from)."""
-    if "listed" in scores.columns:
-        return scores["listed"].fillna(False).to_numpy(dtype=bool)
-    return scores["churn_probability"].to_numpy(dtype=np.float64) >= settings.serving.risk_tiers.medium
+def listed_flags(scores: pd.DataFrame, settings: Settings) -> tuple[np.ndarray, str]:
+    """Who was listed, and how that was decided: the scores' `listed` column when any row knows it
+    (the prediction log's; null where a run made no list), else every customer at medium or
+    high risk (the candidates a list is drawn from)."""
+    if "listed" in scores.columns and scores["listed"].notna().any():
+        return scores["listed"].astype("boolean").fillna(False).to_numpy(dtype=bool), "target list"
+    medium = settings.serving.risk_tiers.medium
+    flags = scores["churn_probability"].to_numpy(dtype=np.float64) >= medium
+    return flags, f"churn probability >= {medium:g} (medium or high risk): no target list logged"
 
 
 def fairness_report(settings: Settings, scores: pd.DataFrame) -> dict[str, Any]:
@@ -202,7 +205,8 @@ def fairness_report(settings: Settings, scores: pd.DataFrame) -> dict[str, Any]:
         rows = _with_attributes(scores, settings)
         y = _outcomes(rows)
         p = rows["churn_probability"].to_numpy(dtype=np.float64)
-        table = fairness_tables(rows, y, p, listed_flags(rows, settings), settings)
+        listed, listing = listed_flags(rows, settings)
+        table = fairness_tables(rows, y, p, listed, settings)
     except UnknownAttribute as err:
         return {"rows": len(scores), "groups": [], "alerts": [], "notes": [str(err)]}
     except FileNotFoundError as err:
@@ -213,6 +217,7 @@ def fairness_report(settings: Settings, scores: pd.DataFrame) -> dict[str, Any]:
         "min_group_size": rules.min_group_size,
         "min_ratio": rules.min_ratio,
         "outcomes_known": y is not None,
+        "listed_means": listing,
         "groups": as_records(table),
         "alerts": fairness_alerts(table, rules),
         "notes": unjudged(table, rules),

@@ -91,6 +91,18 @@ def test_equal_listing_rates_pass() -> None:
     assert report["alerts"] == []
 
 
+def test_without_a_logged_list_listing_means_medium_or_high_risk() -> None:
+    frame = scored()
+    logged = fairness_report(settings(protected=["region"]), frame)
+    frame["listed"] = pd.Series([None] * len(frame), dtype="boolean")  # `journey score` makes no list
+    report = fairness_report(settings(protected=["region"]), frame)
+    assert logged["listed_means"] == "target list"
+    assert report["listed_means"].startswith("churn probability >= 0.25")
+    north = frame[frame["region"] == "north"]
+    rates = {g["group"]: g["listed"] for g in report["groups"]}
+    assert rates["north"] == pytest.approx((north["churn_probability"] >= 0.25).mean())
+
+
 def test_per_group_roc_auc_and_ece_are_those_of_the_groups_rows() -> None:
     frame = scored(1)
     table = region_table(frame, Fairness())
