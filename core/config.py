@@ -145,6 +145,8 @@ class Training(Frozen):
     # churn model: +1 = churn probability never falls as the feature grows (others fixed)
     churn_monotone: dict[str, Literal[-1, 1]] = Field(default_factory=dict)
     large_data: LargeData = LargeData()
+    # keep the protected attributes (monitoring.fairness.protected) out of both models' features
+    exclude_protected: bool = False
 
 
 class Mlflow(Frozen):
@@ -332,11 +334,48 @@ class LiveAccuracy(Frozen):
     min_rows: int = Field(100, ge=1)  # an as-of with fewer matured rows is shown, never judged
 
 
+class Drift(Frozen):
+    """When `journey monitor` calls the newest snapshot drifted from the champion's training rows
+    (docs/monitoring.md, "Drift"). PSI: population stability index over `bins` quantile bins."""
+
+    bins: int = Field(10, ge=2, le=100)
+    psi_alert: float = Field(0.25, gt=0)  # a feature or the scores above this: an alert
+    psi_watch: float = Field(0.1, gt=0)  # above this: shown as moderate, no alert
+    missing_change: float = Field(0.05, gt=0, le=1)  # alert when a missing rate moves by more than this
+    new_category_share: float = Field(0.01, ge=0, le=1)  # alert when unseen levels cover more rows
+    stage_mix_psi: float = Field(0.1, gt=0)  # alert when the stage mix moves more than this
+    top: int = Field(5, ge=1)  # drifting features named in an alert
+    # shown in the table, never alerted on: e.g. tenure, which grows in any customer base that is young
+    ignore: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Drift:
+        if self.psi_watch >= self.psi_alert:
+            raise ValueError("monitoring.drift.psi_watch must be below monitoring.drift.psi_alert")
+        return self
+
+
+AGE_BANDS: dict[str, tuple[float, ...]] = {"age": (25, 35, 45, 55, 65)}
+
+
+class Fairness(Frozen):
+    """Per-group figures of the churn model and the 80% rule on listing rates (docs/monitoring.md,
+    "Fairness"). `protected` None: every declared demographic attribute. A numeric attribute is
+    judged in bands: its `bands` edges, or its quintiles when none are configured."""
+
+    protected: tuple[str, ...] | None = None
+    bands: dict[str, tuple[float, ...]] = Field(default_factory=lambda: dict(AGE_BANDS))
+    min_group_size: int = Field(50, ge=1)  # smaller groups are shown, never judged
+    min_ratio: float = Field(0.8, gt=0, le=1)  # the 80% rule: a group's listing rate / the highest
+
+
 class Monitoring(Frozen):
-    """The operations loop: the prediction log and live accuracy (`journey monitor`)."""
+    """The operations loop (`journey monitor`): the prediction log, live accuracy, drift, fairness."""
 
     log: PredictionLogStore = PredictionLogStore()
     live: LiveAccuracy = LiveAccuracy()
+    drift: Drift = Drift()
+    fairness: Fairness = Fairness()
 
 
 class Settings(Frozen):

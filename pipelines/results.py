@@ -296,7 +296,8 @@ NOTES = """
   fitted on the training rows, inter-purchase regularity, time-decayed counts, the last gap,
   purchase and quantity trends, the customer's own seasonality): the largest gain was +0.003
   (regularity, Online Retail), which lost 0.001 on generated data; no family gained on both
-  datasets and all of them together lost on both, so none entered the feature store. Exploratory runs on Online Retail (not kept in the repo, so no figures here) found no
+  datasets and all of them together lost on both, so none entered the feature store.
+  Exploratory runs on Online Retail (not kept in the repo, so no figures here) found no
   gain either from weekly instead of monthly training cutoffs (five times the rows), from a
   LightGBM + logistic regression blend, or from hyperparameters picked on the validation cutoff
   (they did not carry to the test cutoffs). What limits it: one

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
 
 from training.grade import Grade
@@ -14,6 +15,7 @@ PURPOSE = {
     "stage": "Probabilities of each customer-journey stage at the stage horizon, for every known "
     "customer; the most likely one is the predicted next stage.",
 }
+FAIRNESS_HEADING = "## Fairness on the test rows (protected groups)"
 HEADLINE = {
     "churn": ("roc_auc", "pr_auc", "log_loss", "brier", "ece", "lift_top_decile", "capture_top_decile"),
     "stage": ("accuracy", "macro_f1", "log_loss", "top_label_ece"),
@@ -34,6 +36,7 @@ def model_card(
     rows: Mapping[str, int],
     importance: pd.Series,
     params: Mapping[str, object],
+    fairness: pd.DataFrame | str | None = None,
 ) -> str:
     """Markdown for one registered version; every figure comes from this run's out-of-time test."""
     model = [(k, f"{metrics[k]:.4f}") for k in HEADLINE[task] if k in metrics]
@@ -62,6 +65,7 @@ def model_card(
 ## Lineage
 {_table(lineage)}
 
+{fairness_section(fairness)}
 ## Most important features (mean |SHAP contribution| on test rows)
 {top}
 
@@ -73,4 +77,39 @@ def model_card(
   pricing, tracking) calls for retraining and a fresh comparison with the champion.
 - Reasons are TreeSHAP contributions: they explain the model, not causes in the world.
 - A new version serves only after `journey promote` finds it better than the champion.
+"""
+
+
+def _figure(value: float | None, form: str) -> str:
+    return "" if value is None or np.isnan(value) else format(value, form)
+
+
+def _verdict(row: pd.Series) -> str:
+    if not row["judged"]:
+        return "too few to judge"
+    return "passes" if row["passes"] else "**breaks the rule**"
+
+
+def fairness_section(table: pd.DataFrame | str | None) -> str:
+    """Per protected group of the test rows: size, churn rate, ROC AUC, ECE, share listed (medium or
+    high risk), its ratio to the highest judged group and the 80% rule (docs/monitoring.md)."""
+    if table is None:
+        return ""
+    if isinstance(table, str):  # why it could not be computed
+        return f"{FAIRNESS_HEADING}\n{table}\n"
+    head = "| attribute | group | customers | churn rate | ROC AUC | ECE | listed | ratio | 80% rule |"
+    lines = [head, "|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    lines += [
+        f"| {r['attribute']} | {r['group']} | {r['rows']:,} | {_figure(r['churn_rate'], '.1%')} | "
+        f"{_figure(r['roc_auc'], '.3f')} | {_figure(r['ece'], '.3f')} | {_figure(r['listed'], '.1%')} | "
+        f"{_figure(r['ratio'], '.2f')} | {_verdict(r)} |"
+        for _, r in table.iterrows()
+    ]
+    rows = "\n".join(lines)
+    return f"""{FAIRNESS_HEADING}
+Listed = churn probability at medium risk or above. The 80% rule: each group's listing rate is at
+least `monitoring.fairness.min_ratio` (0.8) of the highest group's; groups smaller than
+`monitoring.fairness.min_group_size` are shown, not judged.
+
+{rows}
 """

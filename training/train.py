@@ -19,7 +19,10 @@ from core.schema import ACTIVE_STAGES, CHURN_MODEL, STAGE_MODEL, STAGES
 from features.build import TIMESTAMP
 from features.catalog import catalog
 from features.store import apply_definitions, open_store
+from monitoring.drift import PROFILE_FILE, model_scores, profile_json, reference_profile
+from monitoring.fairness import UnknownAttribute, fairness_tables, protected_attributes
 from serving.artifact import Calibration, ModelInputs
+from serving.pyfunc import probabilities as model_probabilities
 from training import plots
 from training.baselines import RECENCY, best_recency_rule, flag_metrics, logistic_scores, top_flags
 from training.calibrate import expected_calibration_error, fit_calibration
@@ -45,6 +48,7 @@ from training.tune import Progress, Tuned, tune
 
 log = logging.getLogger(__name__)
 MODEL_NAME = {"churn": CHURN_MODEL, "stage": STAGE_MODEL}
+FAIRNESS_TABLE = "fairness.parquet"  # the churn model's per-group figures on the test rows
 TEST_PREDICTIONS = "test_predictions.parquet"  # one row per out-of-time test row, logged with the run
 VALUE_COLUMNS = ("spend_365d", "days_since_last_purchase")
 IMPORTANCE_ROWS = 2000  # test rows whose TreeSHAP contributions make the global importance
@@ -84,6 +88,8 @@ def _stage_codes(frame: pd.DataFrame, column: str) -> np.ndarray:
 
 def _inputs(train: pd.DataFrame, settings: Settings, task: Task, service: str) -> ModelInputs:
     feats = [f for family in catalog(settings.demographics).values() for f in family]
+    if settings.training.exclude_protected:  # serving follows: it scores the features ModelInputs names
+        feats = [f for f in feats if f.name not in protected_attributes(settings)]
     unknown = sorted(set(settings.training.churn_monotone) - {f.name for f in feats})
     if unknown:
         raise ValueError(f"training.churn_monotone names features not in the catalog: {unknown}")
@@ -160,6 +166,20 @@ def evaluate_churn(
     )
     texts = {"calibration.csv": reliability.to_csv(index=False)}
     return Evaluation(metrics, figures, texts, {TEST_PREDICTIONS: predictions})
+
+
+def _fairness(
+    test: pd.DataFrame, y: np.ndarray, result: Evaluation, settings: Settings
+) -> pd.DataFrame | str:
+    """Per protected group of the churn test rows: ROC AUC, ECE, share listed (medium or high risk)
+    and the 80% rule (monitoring/fairness.py); when an attribute is absent, why (for the card)."""
+    p = result.tables[TEST_PREDICTIONS]["churn_probability"].to_numpy()
+    listed = p >= settings.serving.risk_tiers.medium
+    try:
+        return fairness_tables(test.reset_index(drop=True), y, p, listed, settings)
+    except UnknownAttribute as err:
+        log.warning("fairness not computed: %s", err)
+        return f"Not computed: {err}."
 
 
 def _keys(test: pd.DataFrame) -> pd.DataFrame:
@@ -316,6 +336,9 @@ def train_task(
         if len(check):
             result.metrics.update(_check_metrics(booster, calibration, inputs, check, task))
         importance = global_importance(booster, xy["test"][0], inputs.features)
+        fit_scores = model_scores(inputs, model_probabilities(booster, inputs, calibration, xy["train"][0]))
+        profile = reference_profile(parts["train"], inputs, fit_scores, settings)
+        fairness = _fairness(parts["test"], y, result, settings) if task == "churn" else None
         tags = _lineage(clean_dir, settings, task, frame, split) | {"grade": grade.letter}
         if calibration is not None:
             tags["calibration"] = calibration.method
@@ -325,10 +348,14 @@ def train_task(
         rows = {k: len(p) for k, p in parts.items()}
         artifacts = Artifacts(
             figures={**result.figures, "importance.png": plots.importance_figure(importance)},
-            texts={**result.texts, "importance.csv": importance.to_csv()},
-            tables=result.tables,
+            texts={
+                **result.texts,
+                "importance.csv": importance.to_csv(),
+                PROFILE_FILE: profile_json(profile),
+            },
+            tables=result.tables | ({FAIRNESS_TABLE: fairness} if isinstance(fairness, pd.DataFrame) else {}),
             card=lambda version: model_card(
-                task, name, version, result.metrics, grade, tags, rows, importance, booster.params
+                task, name, version, result.metrics, grade, tags, rows, importance, booster.params, fairness
             ),
         )
         headline = ("roc_auc", "pr_auc", "ece") if task == "churn" else ("macro_f1", "accuracy")
