@@ -180,7 +180,11 @@ class Scorer:
 
     def next_stage(self, columns: Columns) -> np.ndarray:
         """The most likely next stage of each row (for the listed rows only, in batch targeting)."""
-        return np.asarray(STAGES)[self._run(self.stage, self.stage.inputs.matrix(columns)).argmax(axis=1)]
+        return np.asarray(STAGES)[self.stage_probabilities(columns).argmax(axis=1)]
+
+    def stage_probabilities(self, columns: Columns) -> np.ndarray:
+        """The next-stage model's probabilities alone (rows x STAGES)."""
+        return self._run(self.stage, self.stage.inputs.matrix(columns))
 
     def _run(self, model: LoadedModel, x: np.ndarray) -> np.ndarray:
         """The model's probabilities on a NumPy matrix, by the registered model's own code

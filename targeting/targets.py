@@ -25,7 +25,7 @@ import pandas as pd
 from core.config import Settings
 from core.generations import CURRENT, new_generation
 from core.registry import connect
-from core.schema import CHAMPION, CHURN_MODEL
+from core.schema import CHAMPION, CHURN_MODEL, STAGES
 from features.build import TIMESTAMP
 from monitoring.log import log_predictions
 from serving.artifact import PROBABILITY_DIGITS
@@ -334,9 +334,19 @@ def build_targets(
     }
     paths = write_outputs(table, summary, out or settings.paths.outputs_dir)
     log_predictions(
-        settings, scorer.score_frame(feats), feats[TIMESTAMP].max(), scorer.versions, "targets", table
+        settings, _logged(scorer, feats, ranking), feats[TIMESTAMP].max(), scorer.versions, "targets", table
     )
     return Targets(table, summary, paths)
+
+
+def _logged(scorer: Scorer, feats: pd.DataFrame, ranking: Ranking) -> pd.DataFrame:
+    """What the prediction log keeps of every scored customer: the ranking's churn figures (not
+    computed again) and the next stage, which the ranking left for the listed rows."""
+    stage = scorer.stage_probabilities(feats)
+    kept = ranking.scores[["customer_id", "churn_probability", "risk_tier", "current_stage"]]
+    return kept.assign(
+        next_stage=np.asarray(STAGES)[stage.argmax(axis=1)], next_stage_probability=stage.max(axis=1)
+    )
 
 
 def _uplift(settings: Settings, feats: pd.DataFrame) -> np.ndarray:
